@@ -1,0 +1,133 @@
+"""The one filter vocabulary shared by every query, wait and assertion."""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+
+from .message import ReceivedMessage
+
+FILTER_HELP = {
+    "sender": "envelope sender (MAIL FROM), whole address",
+    "recipient": "any envelope recipient (RCPT TO), so Bcc counts; whole address",
+    "to": "an address in the To header",
+    "cc": "an address in the Cc header",
+    "from_address": "the address in the From header",
+    "subject": "text contained in the decoded subject",
+    "body": "text contained in the decoded text or HTML body",
+    "header": "'Name: text' (the header contains the text) or 'Name' (it exists)",
+    "attachment": "an attachment's file name",
+    "matching": "a regular expression searched in the source, headers and text",
+}
+ALLOWED_FILTERS = tuple(FILTER_HELP)
+
+
+class FilterError(ValueError):
+    """A filter name or value the library does not understand."""
+
+    ROBOT_SUPPRESS_NAME = True
+
+
+@dataclass(frozen=True)
+class _Pattern:
+    """A string filter value: plain, ``regexp:...`` or ``glob:...``."""
+
+    text: str
+    test: Callable[[str], bool]
+
+    @classmethod
+    def parse(cls, name: str, value: str, *, plain: str) -> _Pattern:
+        if value.startswith("regexp:"):
+            regex = compile_regex(value[len("regexp:") :], f"{name}=")
+            return cls(value, lambda candidate: regex.search(candidate) is not None)
+        if value.startswith("glob:"):
+            glob = value[len("glob:") :]
+            return cls(value, lambda candidate: fnmatch.fnmatchcase(candidate, glob))
+        if plain == "address":
+            lowered = value.strip().strip("<>").lower()
+            return cls(value, lambda candidate: candidate.lower() == lowered)
+        if plain == "exact":
+            return cls(value, lambda candidate: candidate == value)
+        return cls(value, lambda candidate: value in candidate)
+
+    def any(self, candidates: Iterable[str]) -> bool:
+        return any(self.test(candidate) for candidate in candidates)
+
+
+def compile_regex(pattern: str, where: str = "") -> re.Pattern[str]:
+    try:
+        return re.compile(pattern)
+    except re.error as error:
+        place = f" in {where}" if where else ""
+        raise FilterError(
+            f"Invalid regular expression '{pattern}'{place}: {error}."
+        ) from None
+
+
+class MessageFilter:
+    """Selects messages by the filters a keyword was given.
+
+    Plain values compare whole addresses (case-insensitively) for the address
+    filters, and look for contained text for ``subject``, ``body`` and ``header``.
+    A ``regexp:`` prefix searches a regular expression, a ``glob:`` prefix
+    matches a glob pattern. ``matching`` is always a regular expression.
+    """
+
+    def __init__(self, filters: Mapping[str, object] | None = None):
+        self.filters = {k: v for k, v in (filters or {}).items() if v is not None}
+        unknown = [name for name in self.filters if name not in FILTER_HELP]
+        if unknown:
+            raise FilterError(
+                f"Unknown filter '{unknown[0]}'. Allowed filters: "
+                f"{', '.join(ALLOWED_FILTERS)}."
+            )
+        self._tests = [self._compile(n, str(v)) for n, v in self.filters.items()]
+
+    def __call__(self, message: ReceivedMessage) -> bool:
+        return all(test(message) for test in self._tests)
+
+    def __bool__(self) -> bool:
+        return bool(self._tests)
+
+    def describe(self) -> str:
+        """``sender=a@x, subject=Hi`` or ``no filter``, for failure messages."""
+        if not self.filters:
+            return "no filter"
+        return ", ".join(f"{name}={value}" for name, value in self.filters.items())
+
+    def _compile(self, name: str, value: str) -> Callable[[ReceivedMessage], bool]:
+        if name == "matching":
+            regex = compile_regex(value, "matching=")
+            return lambda m: regex.search(m.searchable_text) is not None
+        if name == "header":
+            return self._header_test(value)
+        if name in ("sender", "from_address"):
+            pattern = _Pattern.parse(name, value, plain="address")
+            return lambda m: pattern.test(getattr(m, name))
+        if name in ("recipient", "to", "cc"):
+            pattern = _Pattern.parse(name, value, plain="address")
+            attribute = "recipients" if name == "recipient" else name
+            return lambda m: pattern.any(getattr(m, attribute))
+        if name == "attachment":
+            pattern = _Pattern.parse(name, value, plain="exact")
+            return lambda m: pattern.any(a.filename for a in m.attachments)
+        if name == "body":
+            pattern = _Pattern.parse(name, value, plain="contains")
+            return lambda m: pattern.test(m.text) or pattern.test(m.html)
+        pattern = _Pattern.parse(name, value, plain="contains")
+        return lambda m: pattern.test(m.subject)
+
+    @staticmethod
+    def _header_test(value: str) -> Callable[[ReceivedMessage], bool]:
+        header, separator, expected = value.partition(":")
+        header = header.strip()
+        if not header:
+            raise FilterError(
+                f"Invalid header filter '{value}': expected 'Name: text' or 'Name'."
+            )
+        if not separator:
+            return lambda m: header in m.headers
+        pattern = _Pattern.parse("header", expected.strip(), plain="contains")
+        return lambda m: pattern.any(m.headers.get_all(header))

@@ -1,0 +1,194 @@
+"""The thread-safe store of received messages, and waiting for new ones."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TypeVar
+
+from .filters import MessageFilter
+from .message import ReceivedMessage
+
+T = TypeVar("T")
+
+# Waits sleep on the condition in slices this long, so that Robot Framework's
+# own test timeouts can interrupt them; arrivals still wake them at once.
+WAIT_SLICE = 0.2
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """A command the server answered with a 4xx or 5xx reply."""
+
+    command: str
+    argument: str
+    reply: str
+    peer: tuple[str, int] | None
+    at: datetime = field(default_factory=datetime.now)
+
+    def __str__(self) -> str:
+        argument = f" {self.argument}" if self.argument else ""
+        return f"{self.command}{argument} -> {self.reply}"
+
+
+class WaitTimeout(AssertionError):
+    ROBOT_SUPPRESS_NAME = True
+
+
+class Mailbox:
+    """Messages in arrival order; written by the server thread, read by tests.
+
+    Storing a message only appends it under a lock and wakes the waiters: no
+    parsing happens until a test looks at the message.
+    """
+
+    def __init__(self, max_rejections: int = 1000):
+        self._messages: list[ReceivedMessage] = []
+        self._rejections: deque[Rejection] = deque(maxlen=max_rejections)
+        self._rejection_count = 0
+        self._sequence = 0
+        self._generation = 0
+        self._changed = threading.Condition(threading.Lock())
+
+    # Writing: called on the server thread.
+
+    def add(self, message: ReceivedMessage) -> ReceivedMessage:
+        with self._changed:
+            self._sequence += 1
+            message.sequence = self._sequence
+            self._messages.append(message)
+            self._changed.notify_all()
+        return message
+
+    def add_rejection(self, rejection: Rejection) -> None:
+        with self._changed:
+            self._rejections.append(rejection)
+            self._rejection_count += 1
+
+    # Reading: called on the test thread.
+
+    def __len__(self) -> int:
+        return len(self._messages)
+
+    def __iter__(self) -> Iterator[ReceivedMessage]:
+        return iter(self.snapshot())
+
+    def __getitem__(self, index: int) -> ReceivedMessage:
+        return self._messages[index]
+
+    def __bool__(self) -> bool:
+        return True
+
+    def __repr__(self) -> str:
+        return f"<Mailbox with {len(self)} message(s)>"
+
+    @property
+    def last_sequence(self) -> int:
+        """The sequence number of the newest message ever stored (0 if none)."""
+        return self._sequence
+
+    def snapshot(self) -> list[ReceivedMessage]:
+        with self._changed:
+            return list(self._messages)
+
+    def select(self, message_filter: MessageFilter | None = None) -> list[ReceivedMessage]:
+        messages = self.snapshot()
+        if not message_filter:
+            return messages
+        return [m for m in messages if message_filter(m)]
+
+    def count(self, message_filter: MessageFilter | None = None) -> int:
+        if not message_filter:
+            return len(self._messages)
+        return len(self.select(message_filter))
+
+    def since(self, sequence: int) -> list[ReceivedMessage]:
+        """Messages stored after the one with the given sequence number."""
+        return [m for m in self.snapshot() if m.sequence > sequence]
+
+    @property
+    def rejections(self) -> list[Rejection]:
+        with self._changed:
+            return list(self._rejections)
+
+    @property
+    def rejection_count(self) -> int:
+        return self._rejection_count
+
+    def clear(self) -> None:
+        with self._changed:
+            self._messages.clear()
+            self._rejections.clear()
+            self._rejection_count = 0
+            self._generation += 1
+            self._changed.notify_all()
+
+    def wait_for_new_message(
+        self, message_filter: MessageFilter, timeout: float
+    ) -> ReceivedMessage | None:
+        """The oldest matching message no earlier wait returned, waiting for one.
+
+        The message is marked as claimed, so that the next wait for the same
+        filter returns the next message, never this one again.
+        """
+
+        def find(new: list[ReceivedMessage], reset: bool) -> ReceivedMessage | None:
+            for message in new:
+                if not message.claimed and message_filter(message):
+                    with self._changed:
+                        if not message.claimed:
+                            message.claimed = True
+                            return message
+            return None
+
+        return self._wait_until(find, timeout)
+
+    def wait_for_count(
+        self, expected: int, message_filter: MessageFilter, timeout: float
+    ) -> bool:
+        """Wait until exactly ``expected`` messages match; report whether they did."""
+        matched = 0
+
+        def reached(new: list[ReceivedMessage], reset: bool) -> bool | None:
+            nonlocal matched
+            if reset:
+                matched = 0
+            matched += sum(1 for m in new if message_filter(m)) if message_filter else len(new)
+            return True if matched == expected else None
+
+        return bool(self._wait_until(reached, timeout))
+
+    def _wait_until(
+        self, check: Callable[[list[ReceivedMessage], bool], T | None], timeout: float
+    ) -> T | None:
+        """Give ``check`` the stored messages, then each batch of new arrivals,
+        until it returns something or ``timeout`` seconds pass.
+
+        ``check`` runs outside the lock, so parsing a message never holds up
+        the server thread storing the next one.
+        """
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            generation = self._generation
+            seen = len(self._messages)
+            new = list(self._messages)
+        reset = False
+        while True:
+            result = check(new, reset)
+            if result is not None:
+                return result
+            with self._changed:
+                while seen == len(self._messages) and generation == self._generation:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        return None
+                    self._changed.wait(min(remaining, WAIT_SLICE))
+                reset = generation != self._generation
+                if reset:
+                    generation, seen = self._generation, 0
+                new = self._messages[seen:]
+                seen = len(self._messages)

@@ -1,0 +1,410 @@
+"""A real SMTP server on its own event loop thread, driven from synchronous code."""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import re
+import socket
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+from .faults import FaultRules
+from .filters import MessageFilter, compile_regex
+from .mailbox import Mailbox
+from .message import ReceivedMessage
+from .protocol import MockHandler, MockSMTP, ServerState, TranscriptLine
+from .tls import ServerTLS, TLSConfigError, server_tls, validate_tls_mode
+
+DEFAULT_MAX_MESSAGE_SIZE = 32 * 1024 * 1024
+STOP_TIMEOUT = 5.0
+EVENT_LOOPS = ("auto", "asyncio", "uvloop")
+
+
+class ServerError(RuntimeError):
+    """The server could not start, or stopped unexpectedly."""
+
+    ROBOT_SUPPRESS_NAME = True
+
+
+class MockSMTPServer:
+    """An SMTP server that stores every message it accepts, for tests to check.
+
+    Constructing it starts it (pass ``autostart=False`` to start it later)::
+
+        server = MockSMTPServer()               # 127.0.0.1, a free port
+        smtplib.SMTP("127.0.0.1", server.port).sendmail(...)
+        message = server.wait_for_message(recipient="alice@example.com")
+        server.stop()
+
+    ``with MockSMTPServer() as server:`` stops it at the end of the block.
+    """
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        tls: str = "none",
+        require_tls: bool = False,
+        certfile: str | None = None,
+        keyfile: str | None = None,
+        auth_required: bool = False,
+        users: Mapping[str, str] | str | None = None,
+        auth_require_tls: bool | None = None,
+        max_message_size: int | None = DEFAULT_MAX_MESSAGE_SIZE,
+        hostname: str | None = None,
+        event_loop: str = "auto",
+        autostart: bool = True,
+    ):
+        self.host = host
+        self._requested_port = validate_port(port)
+        self.tls = validate_tls_mode(tls)
+        if require_tls and self.tls != "starttls":
+            raise TLSConfigError("require_tls needs tls=starttls.")
+        self.require_tls = require_tls
+        self.certfile, self.keyfile = certfile, keyfile
+        self.auth_require_tls = (
+            self.tls != "none" if auth_require_tls is None else auth_require_tls
+        )
+        if max_message_size is not None and max_message_size < 0:
+            raise ValueError(
+                f"max_message_size must be a positive number of bytes, or 0 for "
+                f"no limit, got {max_message_size}."
+            )
+        self.max_message_size = max_message_size or None
+        self.hostname = hostname or socket.gethostname()
+        self.event_loop = _validate_event_loop(event_loop)
+        self.messages = Mailbox()
+        self.faults = FaultRules()
+        self._state = ServerState(
+            self.messages, self.faults, parse_users(users), auth_required
+        )
+        self._port: int | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._server: asyncio.base_events.Server | None = None
+        self._tls: ServerTLS | None = None
+        if autostart:
+            self.start()
+
+    # Life cycle.
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    @property
+    def port(self) -> int:
+        """The port really bound (the requested one when stopped)."""
+        return self._port if self._port is not None else self._requested_port
+
+    @property
+    def ca_file(self) -> str | None:
+        """PEM file of the throw-away authority that signed the server certificate."""
+        return self._tls.ca_file if self._tls else None
+
+    def start(self) -> int:
+        """Bind the port and serve on a background thread; return the bound port."""
+        if self.running:
+            raise ServerError(f"The mock SMTP server is already running on {self._address}.")
+        sockets = bind_sockets(self.host, self._requested_port)
+        try:
+            self._port = sockets[0].getsockname()[1]
+            if self.tls != "none":
+                self._tls = server_tls(self.host, self.certfile, self.keyfile)
+            self._loop = _new_event_loop(self.event_loop, self.tls)
+            self._loop.set_exception_handler(self._record_loop_error)
+            self._server = self._loop.run_until_complete(self._listen(sockets))
+        except BaseException:
+            for sock in sockets:
+                sock.close()
+            self._close_loop()
+            raise
+        self._thread = threading.Thread(
+            target=self._serve, name=f"MockSMTPServer-{self._port}", daemon=True
+        )
+        self._thread.start()
+        return self._port
+
+    async def _listen(self, sockets: list[socket.socket]) -> Any:
+        assert self._loop is not None
+        ssl_context = self._tls.context if self.tls == "implicit" and self._tls else None
+        servers = [
+            await self._loop.create_server(self._new_session, sock=sock, ssl=ssl_context)
+            for sock in sockets
+        ]
+        # 'localhost' may mean both ::1 and 127.0.0.1: one asyncio server each.
+        return servers[0] if len(servers) == 1 else _ServerGroup(servers)
+
+    def stop(self) -> None:
+        """Close the port and every open session, and end the server thread."""
+        loop, thread = self._loop, self._thread
+        if loop is None or thread is None:
+            return
+        if thread.is_alive():
+            try:
+                asyncio.run_coroutine_threadsafe(self._shutdown(), loop).result(
+                    STOP_TIMEOUT
+                )
+            except Exception as error:  # the loop is already gone or stuck
+                self._state.errors.append(error)
+            loop.call_soon_threadsafe(loop.stop)
+            thread.join(STOP_TIMEOUT)
+        self._thread = None
+        self._close_loop()
+        if self._tls is not None:
+            self._tls.cleanup()
+            self._tls = None
+        self._port = None
+
+    def __enter__(self) -> MockSMTPServer:
+        if not self.running:
+            self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def __del__(self) -> None:
+        try:
+            self.stop()
+        except Exception:
+            pass
+
+    def __repr__(self) -> str:
+        state = f"running on {self._address}" if self.running else "stopped"
+        return f"<MockSMTPServer {state}, {len(self.messages)} message(s)>"
+
+    @property
+    def _address(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{host}:{self.port}"
+
+    # Mailbox, users and faults.
+
+    def reset(self) -> None:
+        """Empty the mailbox and forget rejections, transcript and fault rules."""
+        self.messages.clear()
+        self.faults.clear()
+        self._state.transcript.clear()
+
+    def add_user(self, user: str, password: str) -> None:
+        with self._state.users_lock:
+            self._state.users[user] = password
+
+    @property
+    def users(self) -> list[str]:
+        with self._state.users_lock:
+            return list(self._state.users)
+
+    @property
+    def transcript(self) -> list[TranscriptLine]:
+        return list(self._state.transcript)
+
+    @property
+    def errors(self) -> list[BaseException]:
+        """Exceptions raised on the server thread (each also answered with 451)."""
+        return list(self._state.errors)
+
+    @property
+    def open_sessions(self) -> int:
+        return len(self._state.sessions)
+
+    def get_messages(self, **filters: str) -> list[ReceivedMessage]:
+        return self.messages.select(MessageFilter(filters))
+
+    def wait_for_message(self, timeout: float = 5.0, **filters: str) -> ReceivedMessage:
+        """The oldest matching message not yet returned by a wait, waiting up to
+        ``timeout`` seconds for it to arrive."""
+        message_filter = MessageFilter(filters)
+        message = self.messages.wait_for_new_message(message_filter, timeout)
+        if message is None:
+            raise AssertionError(
+                f"No new message ({message_filter.describe()}) arrived in {timeout} "
+                f"seconds; {len(self.messages)} message(s) in the mailbox."
+            )
+        return message
+
+    # The classic smtpd-recipe API this library replaces.
+
+    def received_message_matching(self, regex: str) -> bool:
+        """True if a message's text (``\\n`` line endings) ``re.match``es ``regex``."""
+        pattern = compile_regex(regex, "received_message_matching()")
+        return any(pattern.match(m.source) for m in self.messages)
+
+    def received_messages_count(self) -> int:
+        return len(self.messages)
+
+    # The event loop thread.
+
+    def _new_session(self) -> MockSMTP:
+        tls_context = self._tls.context if self.tls == "starttls" and self._tls else None
+        return MockSMTP(
+            MockHandler(self._state),
+            data_size_limit=self.max_message_size,
+            enable_SMTPUTF8=True,
+            hostname=self.hostname,
+            ident="SMTPMockLibrary",
+            tls_context=tls_context,
+            require_starttls=self.require_tls,
+            auth_require_tls=self.auth_require_tls and self.tls == "starttls",
+            authenticator=self._state.authenticate,
+            loop=self._loop,
+        )
+
+    def _serve(self) -> None:
+        assert self._loop is not None
+        asyncio.set_event_loop(self._loop)
+        try:
+            self._loop.run_forever()
+        except BaseException as error:
+            self._state.errors.append(error)
+
+    async def _shutdown(self) -> None:
+        assert self._server is not None
+        self._server.close()
+        for session in list(self._state.sessions):
+            if session.transport is not None:
+                session.transport.abort()
+        await asyncio.sleep(0)
+        await self._server.wait_closed()
+
+    def _close_loop(self) -> None:
+        loop, self._loop, self._server = self._loop, None, None
+        if loop is None or loop.is_closed():
+            return
+        tasks = asyncio.all_tasks(loop)
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
+        loop.run_until_complete(loop.shutdown_asyncgens())
+        loop.close()
+
+    def _record_loop_error(
+        self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]
+    ) -> None:
+        error = context.get("exception")
+        if isinstance(error, (ConnectionError, asyncio.CancelledError)):
+            return  # clients hanging up are normal life, not server errors
+        self._state.errors.append(error or RuntimeError(context.get("message", "?")))
+
+
+class _ServerGroup:
+    """Several asyncio servers closed as one."""
+
+    def __init__(self, servers: list[Any]):
+        self.servers = servers
+
+    def close(self) -> None:
+        for server in self.servers:
+            server.close()
+
+    async def wait_closed(self) -> None:
+        for server in self.servers:
+            await server.wait_closed()
+
+
+def validate_port(port: int | str) -> int:
+    try:
+        number = int(port)
+    except (TypeError, ValueError):
+        number = -1
+    if not 0 <= number <= 65535:
+        raise ValueError(
+            f"Port must be a number from 0 to 65535 (0 picks a free port), got '{port}'."
+        )
+    return number
+
+
+def parse_users(users: Mapping[str, str] | str | None) -> dict[str, str]:
+    """``{"alice": "s3cret"}`` or ``"alice:s3cret, bob:pw"`` as a dictionary."""
+    if users is None or users == "":
+        return {}
+    if isinstance(users, Mapping):
+        return {str(user): str(password) for user, password in users.items()}
+    parsed = {}
+    for entry in re.split(r"[,\s]+", users.strip()):
+        user, separator, password = entry.partition(":")
+        if not separator or not user:
+            raise ValueError(
+                f"Invalid user entry '{entry}': expected 'user:password', several "
+                "separated by commas."
+            )
+        parsed[user] = password
+    return parsed
+
+
+def bind_sockets(host: str, port: int) -> list[socket.socket]:
+    """Listening sockets for every address of ``host``, all on the same port."""
+    try:
+        infos = socket.getaddrinfo(
+            host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )
+    except socket.gaierror as error:
+        raise ServerError(
+            f"Cannot start the mock SMTP server: unknown host '{host}' ({error.strerror})."
+        ) from None
+    addresses = list(dict.fromkeys((info[0], info[4][0]) for info in infos))
+    for _attempt in range(10):
+        sockets: list[socket.socket] = []
+        try:
+            for family, address in addresses:
+                bound_port = sockets[0].getsockname()[1] if sockets else port
+                sockets.append(_bind(family, address, bound_port))
+            return sockets
+        except OSError as error:
+            for sock in sockets:
+                sock.close()
+            # With port 0, the port picked on the first address may be taken on
+            # another one: pick again.
+            if not (port == 0 and sockets and error.errno == errno.EADDRINUSE):
+                raise _bind_error(error, sockets, addresses, port) from None
+    raise ServerError(f"Cannot find a port free on every address of '{host}'.")
+
+
+def _bind(family: int, address: str, port: int) -> socket.socket:
+    return socket.create_server((address, port), family=family, backlog=128)
+
+
+def _bind_error(
+    error: OSError, bound: list[socket.socket], addresses: list[tuple[int, str]], port: int
+) -> ServerError:
+    address = addresses[len(bound)][1]
+    shown = f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
+    if error.errno == errno.EADDRINUSE:
+        reason = (
+            "the port is already in use. Stop the other server, or use port=0 "
+            "for a free port"
+        )
+    elif error.errno == errno.EACCES:
+        reason = "permission denied (ports below 1024 need privileges)"
+    elif error.errno == errno.EADDRNOTAVAIL:
+        reason = "this machine has no such address"
+    else:
+        reason = error.strerror or str(error)
+    return ServerError(f"Cannot start the mock SMTP server on {shown}: {reason}.")
+
+
+def _validate_event_loop(event_loop: str) -> str:
+    if event_loop not in EVENT_LOOPS:
+        raise ValueError(
+            f"Unknown event loop '{event_loop}'. Allowed: {', '.join(EVENT_LOOPS)}."
+        )
+    return event_loop
+
+
+def _new_event_loop(kind: str, tls: str) -> asyncio.AbstractEventLoop:
+    if kind in ("auto", "uvloop"):
+        try:
+            import uvloop
+        except ImportError:
+            if kind == "uvloop":
+                raise ServerError(
+                    "event_loop=uvloop needs uvloop: pip install SMTPMockLibrary[fast]"
+                ) from None
+        else:
+            return uvloop.new_event_loop()
+    return asyncio.new_event_loop()
