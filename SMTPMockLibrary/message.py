@@ -302,23 +302,19 @@ def _safe_get_all(message: Message, name: str) -> list[str]:
 
 def _walk(message: Message, *, into_attached_messages: bool) -> Iterator[Message]:
     """Leaf parts in order; attached ``message/rfc822`` parts are entered or not."""
-    if message.is_multipart():
-        payload = message.get_payload()
-        if isinstance(payload, list):
-            for part in payload:
-                if isinstance(part, Message):
-                    yield from _walk(part, into_attached_messages=into_attached_messages)
-        return
+    payload = message.get_payload()
     if message.get_content_type() == "message/rfc822":
-        if into_attached_messages:
-            payload = message.get_payload()
-            inner = payload[0] if isinstance(payload, list) and payload else None
-            if isinstance(inner, Message):
-                yield from _walk(inner, into_attached_messages=True)
-                return
+        inner = payload[0] if isinstance(payload, list) and payload else None
+        if into_attached_messages and isinstance(inner, Message):
+            yield from _walk(inner, into_attached_messages=True)
+        else:
+            yield message
+    elif message.is_multipart() and isinstance(payload, list):
+        for part in payload:
+            if isinstance(part, Message):
+                yield from _walk(part, into_attached_messages=into_attached_messages)
+    else:
         yield message
-        return
-    yield message
 
 
 def _is_attachment(part: Message) -> bool:

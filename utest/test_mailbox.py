@@ -1,0 +1,164 @@
+"""Storing, filtering and waiting, with mail sent over real sockets."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+from helpers import compose, send
+
+from SMTPMockLibrary.filters import FilterError, MessageFilter
+
+
+def send_later(port: int, delay: float, **kwargs) -> threading.Thread:
+    def run() -> None:
+        time.sleep(delay)
+        send(port, **kwargs)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread
+
+
+def test_messages_are_kept_in_arrival_order_with_sequence_numbers(server):
+    for number in range(5):
+        send(server.port, compose(subject=f"number {number}"))
+    assert [m.subject for m in server.messages] == [f"number {n}" for n in range(5)]
+    assert [m.sequence for m in server.messages] == [1, 2, 3, 4, 5]
+
+
+def test_storing_does_not_parse(server):
+    send(server.port)
+    message = server.messages[0]
+    assert "parsed" not in vars(message)
+    assert message.subject == "Hello"
+    assert "parsed" in vars(message)
+
+
+def test_wait_returns_a_message_that_arrives_later(server):
+    sender = send_later(server.port, 0.2, recipients=["late@example.com"])
+    message = server.wait_for_message(timeout=5, recipient="late@example.com")
+    sender.join()
+    assert message.recipients == ["late@example.com"]
+
+
+def test_wait_wakes_on_arrival_not_at_the_end_of_a_polling_slice(server):
+    sender = send_later(server.port, 0.05)
+    started = time.monotonic()
+    server.wait_for_message(timeout=5)
+    sender.join()
+    # A poll-based wait would take at least one slice (0.2 s) after arrival.
+    assert time.monotonic() - started < 1.0
+
+
+def test_each_wait_returns_a_new_message(server):
+    send(server.port, compose(subject="first"))
+    assert server.wait_for_message(recipient="alice@example.com").subject == "first"
+    sender = send_later(server.port, 0.1, message=compose(subject="second"))
+    assert server.wait_for_message(recipient="alice@example.com").subject == "second"
+    sender.join()
+    with pytest.raises(AssertionError, match=r"No new message \(recipient=alice"):
+        server.wait_for_message(timeout=0.1, recipient="alice@example.com")
+
+
+def test_waits_for_different_filters_do_not_consume_each_others_mail(server):
+    send(server.port, recipients=["bob@example.com"])
+    send(server.port, recipients=["alice@example.com"])
+    assert server.wait_for_message(recipient="alice@example.com").recipients == [
+        "alice@example.com"
+    ]
+    assert server.wait_for_message(recipient="bob@example.com").recipients == [
+        "bob@example.com"
+    ]
+
+
+def test_wait_times_out_with_a_clear_message(server):
+    started = time.monotonic()
+    with pytest.raises(AssertionError, match=r"arrived in 0.3 seconds; 0 message"):
+        server.wait_for_message(timeout=0.3)
+    assert 0.3 <= time.monotonic() - started < 1.0
+
+
+def test_wait_for_count_sees_a_reset(server):
+    send(server.port)
+    waiter_result = []
+    waiter = threading.Thread(
+        target=lambda: waiter_result.append(
+            server.messages.wait_for_count(2, MessageFilter(), 5)
+        )
+    )
+    waiter.start()
+    time.sleep(0.1)
+    server.reset()
+    send(server.port)
+    send(server.port)
+    waiter.join()
+    assert waiter_result == [True]
+
+
+def test_wait_for_count_zero_is_immediate(server):
+    assert server.messages.wait_for_count(0, MessageFilter(), 0)
+
+
+def _filtered(server, **filters):
+    return [m.subject for m in server.get_messages(**filters)]
+
+
+@pytest.fixture
+def mailbox(server):
+    send(server.port, compose(subject="Welcome Alice", to="Alice <alice@example.com>",
+                              X_Campaign="spring"),
+         sender="noreply@example.com", recipients=["alice@example.com"])
+    send(server.port, compose(subject="Invoice 42", to="bob@example.com",
+                              Cc="carol@example.com"),
+         sender="billing@example.com",
+         recipients=["bob@example.com", "carol@example.com", "secret@example.com"])
+    send(server.port, compose(subject="Reset your password", text="code 123456"),
+         recipients=["alice@example.com"])
+    return server
+
+
+@pytest.mark.parametrize(
+    ("filters", "subjects"),
+    [
+        ({}, ["Welcome Alice", "Invoice 42", "Reset your password"]),
+        ({"sender": "NoReply@Example.com"}, ["Welcome Alice"]),
+        ({"recipient": "secret@example.com"}, ["Invoice 42"]),
+        ({"recipient": "glob:*@example.com"}, ["Welcome Alice", "Invoice 42",
+                                                "Reset your password"]),
+        ({"to": "alice@example.com"}, ["Welcome Alice", "Reset your password"]),
+        ({"cc": "carol@example.com"}, ["Invoice 42"]),
+        ({"subject": "Invoice"}, ["Invoice 42"]),
+        ({"subject": r"regexp:^Invoice \d+$"}, ["Invoice 42"]),
+        ({"subject": "invoice"}, []),
+        ({"body": "code 123456"}, ["Reset your password"]),
+        ({"header": "X-Campaign: spring"}, ["Welcome Alice"]),
+        ({"header": "x-campaign"}, ["Welcome Alice"]),
+        ({"header": "X-Campaign: autumn"}, []),
+        ({"matching": r"code \d{6}"}, ["Reset your password"]),
+        ({"recipient": "alice@example.com", "subject": "Reset"}, ["Reset your password"]),
+    ],
+)
+def test_filters(mailbox, filters, subjects):
+    assert _filtered(mailbox, **filters) == subjects
+
+
+@pytest.mark.parametrize("encoding", ["base64", "quoted-printable"])
+def test_matching_searches_decoded_bodies(server, encoding):
+    message = compose(subject="Encoded")
+    message.set_content("Grüße, your code is 987654\n", cte=encoding)
+    send(server.port, message)
+    assert "Grüße, your code is 987654" not in server.messages[0].source
+    assert _filtered(server, matching="Grüße, your code is 9876") == ["Encoded"]
+
+
+def test_unknown_filter_names_the_allowed_ones():
+    with pytest.raises(FilterError, match="Unknown filter 'recipients'. Allowed filters: "
+                       "sender, recipient, to, cc, from_address, subject, body, header"):
+        MessageFilter({"recipients": "x"})
+
+
+def test_invalid_regex_is_a_clear_error():
+    with pytest.raises(FilterError, match=r"Invalid regular expression '\(' in matching="):
+        MessageFilter({"matching": "("})

@@ -1,0 +1,203 @@
+"""The server's life cycle, against real sockets."""
+
+from __future__ import annotations
+
+import os
+import smtplib
+import socket
+import threading
+import time
+
+import pytest
+
+from SMTPMockLibrary import MockSMTPServer, ServerError
+
+from helpers import send
+
+
+def test_classic_recipe_works_as_written():
+    fromaddr, toaddrs = "sender@example.com", ["one@example.com", "two@example.com"]
+    mock_server = MockSMTPServer("localhost", 25025)  # starts automatically
+    try:
+        client = smtplib.SMTP("localhost", 25025)
+        client.sendmail(
+            fromaddr,
+            toaddrs,
+            "From: %s\r\nTo: %s\r\n\r\n%s"
+            % (fromaddr, ", ".join(toaddrs), "test message content"),
+        )
+        client.quit()
+        assert mock_server.received_message_matching("From: .*\\nTo: .*\\n+.+tent")
+        assert not mock_server.received_message_matching("To: nobody")
+        mock_server.reset()
+        assert mock_server.received_messages_count() == 0
+    finally:
+        mock_server.stop()
+
+
+def test_port_zero_binds_a_free_port_and_reports_it(server):
+    assert server.port > 0
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+        assert sock.recv(100).startswith(b"220 ")
+
+
+def test_binds_loopback_by_default(server):
+    assert server.host == "127.0.0.1"
+    assert server._server.sockets[0].getsockname()[0] == "127.0.0.1"
+
+
+def test_port_in_use_is_a_clear_error_from_start():
+    with MockSMTPServer() as first:
+        port = first.port
+        with pytest.raises(ServerError) as error:
+            MockSMTPServer(port=port)
+    assert str(error.value) == (
+        f"Cannot start the mock SMTP server on 127.0.0.1:{port}: the port is "
+        "already in use. Stop the other server, or use port=0 for a free port."
+    )
+
+
+@pytest.mark.parametrize("port", [-1, 65536, "abc"])
+def test_invalid_port_names_what_is_allowed(port):
+    with pytest.raises(ValueError, match="Port must be a number from 0 to 65535"):
+        MockSMTPServer(port=port)
+
+
+def test_unknown_host_is_a_clear_error():
+    with pytest.raises(ServerError, match="unknown host 'no-such-host.invalid'"):
+        MockSMTPServer("no-such-host.invalid")
+
+
+def test_unavailable_address_is_a_clear_error():
+    with pytest.raises(ServerError, match="192.0.2.1:.*no such address"):
+        MockSMTPServer("192.0.2.1")
+
+
+def test_ipv6_loopback():
+    with MockSMTPServer("::1") as server:
+        send(server.port, host="::1")
+        assert server.messages[0].peer[0] == "::1"
+
+
+def test_localhost_accepts_every_address_it_resolves_to():
+    with MockSMTPServer("localhost") as server:
+        families = {info[0] for info in socket.getaddrinfo("localhost", server.port)}
+        for family in families:
+            host = "::1" if family == socket.AF_INET6 else "127.0.0.1"
+            send(server.port, host=host)
+        assert len(server.messages) == len(families)
+
+
+def test_stop_closes_the_port_and_it_can_be_bound_again_at_once():
+    server = MockSMTPServer()
+    port = server.port
+    send(port)
+    server.stop()
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.1", port), timeout=5)
+    again = MockSMTPServer(port=port)
+    try:
+        send(port)
+        assert len(again.messages) == 1
+    finally:
+        again.stop()
+
+
+def test_start_again_keeps_the_mailbox_and_picks_a_new_port_for_port_zero():
+    server = MockSMTPServer(autostart=False)
+    assert not server.running
+    first = server.start()
+    send(first)
+    server.stop()
+    second = server.start()
+    try:
+        send(second)
+        assert len(server.messages) == 2
+    finally:
+        server.stop()
+
+
+def test_starting_twice_is_an_error(server):
+    with pytest.raises(ServerError, match="already running"):
+        server.start()
+
+
+def test_stop_twice_is_harmless():
+    server = MockSMTPServer()
+    server.stop()
+    server.stop()
+    assert not server.running
+
+
+def test_context_manager_stops_the_server():
+    with MockSMTPServer() as server:
+        assert server.running
+    assert not server.running
+
+
+def _open_fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+def test_500_start_stop_cycles_leak_no_thread_and_no_file_descriptor():
+    server = MockSMTPServer(autostart=False)
+    server.start()
+    server.stop()
+    threads, fds = threading.active_count(), _open_fds()
+    for _ in range(500):
+        server.start()
+        server.stop()
+    assert threading.active_count() == threads
+    assert _open_fds() == fds
+
+
+def test_stop_with_open_sessions_is_fast_and_leaves_no_thread():
+    threads = threading.active_count()
+    server = MockSMTPServer()
+    clients = []
+    for _ in range(5):
+        client = smtplib.SMTP("127.0.0.1", server.port, timeout=5)
+        client.ehlo()
+        client.mail("a@example.com")
+        clients.append(client)
+    started = time.monotonic()
+    server.stop()
+    assert time.monotonic() - started < 1.0
+    assert threading.active_count() == threads
+    for client in clients:
+        with pytest.raises((smtplib.SMTPServerDisconnected, ConnectionError)):
+            client.noop()
+        client.close()
+
+
+def test_envelope_is_recorded(server):
+    with smtplib.SMTP("127.0.0.1", server.port) as client:
+        client.ehlo("client.example")
+        client.sendmail(
+            "from@example.com",
+            ["to@example.com", "bcc@example.com"],
+            b"Subject: hi\r\n\r\nbody\r\n",
+        )
+    message = server.messages[0]
+    assert message.sender == "from@example.com"
+    assert message.recipients == ["to@example.com", "bcc@example.com"]
+    assert message.helo == "client.example"
+    assert message.peer[0] == "127.0.0.1"
+    assert message.raw == b"Subject: hi\r\n\r\nbody\r\n"
+    assert message.mail_options == ["SIZE=21"]  # smtplib declares the size
+
+
+def test_a_handler_error_is_recorded_and_answered_not_swallowed(server):
+    def explode(message):
+        raise RuntimeError("boom")
+
+    server.messages.add = explode  # the store fails on the server thread
+    with smtplib.SMTP("127.0.0.1", server.port) as client:
+        with pytest.raises(smtplib.SMTPDataError) as error:
+            client.sendmail("a@example.com", ["b@example.com"], b"Subject: x\r\n\r\nx\r\n")
+    assert error.value.smtp_code == 451
+    assert [repr(e) for e in server.errors] == ["RuntimeError('boom')"]
+    # and the server keeps serving
+    del server.messages.add
+    send(server.port)
+    assert len(server.messages) == 1
