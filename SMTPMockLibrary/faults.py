@@ -6,6 +6,7 @@ import re
 import threading
 from dataclasses import dataclass
 
+from .errors import ConfigurationError
 from .filters import compile_regex
 
 END_OF_DATA = "END OF DATA"
@@ -17,10 +18,6 @@ _COMMAND_ALIASES = {"ENDOFDATA": END_OF_DATA, "DATAEND": END_OF_DATA, "EOM": END
 _REPLY = re.compile(r"^[2-5]\d\d(?:[ -].*)?$")
 
 
-class FaultError(ValueError):
-    ROBOT_SUPPRESS_NAME = True
-
-
 def normalize_command(command: str) -> str:
     """``mail``, ``MAIL FROM`` -> ``MAIL``; ``end of data``, ``EOM`` -> ``END OF DATA``."""
     key = re.sub(r"[\s_:-]", "", command).upper()
@@ -28,7 +25,7 @@ def normalize_command(command: str) -> str:
         return _COMMAND_ALIASES[key]
     if key in COMMANDS:
         return key
-    raise FaultError(
+    raise ConfigurationError(
         f"Unknown SMTP command '{command}'. Allowed: {', '.join(COMMANDS)}."
     )
 
@@ -36,7 +33,7 @@ def normalize_command(command: str) -> str:
 def validate_reply(reply: str) -> str:
     reply = reply.strip()
     if not _REPLY.match(reply) or "\n" in reply or "\r" in reply:
-        raise FaultError(
+        raise ConfigurationError(
             f"Invalid SMTP reply '{reply}': expected a three-digit code from 200 "
             "to 599 and an optional text on one line, like '550 5.1.1 No such user'."
         )
@@ -45,7 +42,7 @@ def validate_reply(reply: str) -> str:
 
 def validate_times(times: int | None) -> int | None:
     if times is not None and times < 1:
-        raise FaultError(f"'times' must be a positive number or None, got {times}.")
+        raise ConfigurationError(f"'times' must be a positive number or None, got {times}.")
     return times
 
 
@@ -101,7 +98,7 @@ class FaultRules:
 
     def delay_reply(self, command: str, seconds: float, times: int | None = None) -> None:
         if seconds < 0:
-            raise FaultError(f"Delay must not be negative, got {seconds} seconds.")
+            raise ConfigurationError(f"Delay must not be negative, got {seconds} seconds.")
         rule = _Rule(seconds, validate_times(times))
         with self._lock:
             self._delays[normalize_command(command)] = rule
@@ -157,4 +154,4 @@ class FaultRules:
         return rule.value
 
 
-__all__ = ["COMMANDS", "END_OF_DATA", "FaultError", "FaultRules"]
+__all__ = ["COMMANDS", "END_OF_DATA", "FaultRules"]

@@ -7,6 +7,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
+from .errors import ConfigurationError
 from .message import ReceivedMessage
 
 FILTER_HELP = {
@@ -22,12 +23,6 @@ FILTER_HELP = {
     "matching": "a regular expression searched in the source, headers and text",
 }
 ALLOWED_FILTERS = tuple(FILTER_HELP)
-
-
-class FilterError(ValueError):
-    """A filter name or value the library does not understand."""
-
-    ROBOT_SUPPRESS_NAME = True
 
 
 @dataclass(frozen=True)
@@ -61,7 +56,7 @@ def compile_regex(pattern: str, where: str = "") -> re.Pattern[str]:
         return re.compile(pattern)
     except re.error as error:
         place = f" in {where}" if where else ""
-        raise FilterError(
+        raise ConfigurationError(
             f"Invalid regular expression '{pattern}'{place}: {error}."
         ) from None
 
@@ -79,7 +74,7 @@ class MessageFilter:
         self.filters = {k: v for k, v in (filters or {}).items() if v is not None}
         unknown = [name for name in self.filters if name not in FILTER_HELP]
         if unknown:
-            raise FilterError(
+            raise ConfigurationError(
                 f"Unknown filter '{unknown[0]}'. Allowed filters: "
                 f"{', '.join(ALLOWED_FILTERS)}."
             )
@@ -124,7 +119,7 @@ class MessageFilter:
         header, separator, expected = value.partition(":")
         header = header.strip()
         if not header:
-            raise FilterError(
+            raise ConfigurationError(
                 f"Invalid header filter '{value}': expected 'Name: text' or 'Name'."
             )
         if not separator:

@@ -9,13 +9,14 @@ from robot.api import logger
 from robot.api.deco import keyword, library
 from robot.utils import secs_to_timestr
 
-from .faults import FaultError
+from .errors import ConfigurationError, ServerError
+from .faults import normalize_command
 from .files import save_attachments, save_eml, save_messages
 from .filters import MessageFilter, compile_regex
 from .mailbox import Rejection
 from .message import Attachment, ReceivedMessage
 from .report import message_card, rejections_text, transcript_html
-from .server import DEFAULT_MAX_MESSAGE_SIZE, MockSMTPServer, ServerError, validate_port
+from .server import DEFAULT_MAX_MESSAGE_SIZE, MockSMTPServer, validate_port
 from .version import __version__
 
 _LISTED_IN_FAILURES = 20
@@ -35,7 +36,7 @@ def _message_from(value: Any, library: SMTPMockLibrary) -> ReceivedMessage:
     for message in library._server_or_fail().messages:
         if message.sequence == sequence:
             return message
-    raise ValueError(f"No message #{sequence} in the mailbox.")
+    raise ConfigurationError(f"No message #{sequence} in the mailbox.")
 
 
 @library(
@@ -617,7 +618,7 @@ class SMTPMockLibrary:
         """
         part = part.lower()
         if part not in BODY_PARTS:
-            raise ValueError(f"Unknown body part '{part}'. Allowed: {', '.join(BODY_PARTS)}.")
+            raise ConfigurationError(f"Unknown body part '{part}'. Allowed: {', '.join(BODY_PARTS)}.")
         bodies = {"text": message.text, "html": message.html}
         searched = ["text", "html"] if part == "any" else [part]
         if any(text in bodies[name] for name in searched):
@@ -765,8 +766,6 @@ class SMTPMockLibrary:
         """
         rejections = self._server_or_fail().messages.rejections
         if command:
-            from .faults import normalize_command
-
             wanted = normalize_command(command)
             rejections = [r for r in rejections if r.command == wanted]
         logger.info(rejections_text(rejections) or "No rejected commands.")
@@ -782,7 +781,7 @@ class SMTPMockLibrary:
         | Log SMTP Transcript
         """
         if lines < 1:
-            raise FaultError(f"'lines' must be a positive number, got {lines}.")
+            raise ConfigurationError(f"'lines' must be a positive number, got {lines}.")
         transcript = [str(line) for line in self._server_or_fail().transcript[-lines:]]
         logger.info(transcript_html(transcript), html=True)
 
@@ -822,7 +821,7 @@ class SMTPMockLibrary:
     def _seconds(self, timeout: timedelta | None) -> float:
         seconds = self.timeout if timeout is None else timeout.total_seconds()
         if seconds < 0:
-            raise ValueError(f"Timeout must not be negative, got {secs_to_timestr(seconds)}.")
+            raise ConfigurationError(f"Timeout must not be negative, got {secs_to_timestr(seconds)}.")
         return seconds
 
     def _mailbox_listing(self) -> str:
@@ -837,7 +836,7 @@ class SMTPMockLibrary:
 
 def _check_count(count: int) -> None:
     if count < 0:
-        raise ValueError(f"Count must be zero or more, got {count}.")
+        raise ConfigurationError(f"Count must be zero or more, got {count}.")
 
 
 def _messages(count: int) -> str:

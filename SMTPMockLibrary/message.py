@@ -382,14 +382,18 @@ def _payload_bytes(part: Message) -> bytes:
 
 
 def _decode_text(part: Message) -> str:
+    """The part's text in its declared charset, line endings as ``\n``."""
     payload = _payload_bytes(part)
     charset = _safe(part.get_content_charset) or "utf-8"
     for candidate in (charset, "utf-8"):
         try:
-            return payload.decode(candidate)
+            text = payload.decode(candidate)
+            break
         except (LookupError, UnicodeDecodeError):
             continue
-    return payload.decode("utf-8", "replace")
+    else:
+        text = payload.decode("utf-8", "replace")
+    return text.replace("\r\n", "\n")
 
 
 def _safe(method):  # type: ignore[no-untyped-def]

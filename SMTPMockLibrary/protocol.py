@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 import threading
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -23,6 +24,15 @@ from .mailbox import Mailbox, Rejection
 from .message import ReceivedMessage
 
 AUTH_REQUIRED_REPLY = "530 5.7.0 Authentication required"
+
+
+def _not_login_data_deprecation(record: logging.LogRecord) -> bool:
+    # aiosmtpd 1.4 warns on every successful AUTH about its own internal use of
+    # Session.login_data; it is noise to our users.
+    return "login_data is deprecated" not in str(record.msg)
+
+
+logging.getLogger("mail.log").addFilter(_not_login_data_deprecation)
 
 
 @dataclass(frozen=True)
@@ -180,6 +190,7 @@ class MockHandler:
     ) -> str:
         faults = self.state.faults
         server._command, server._argument = END_OF_DATA, ""
+        server._record(">>", f"[message data, {len(envelope.original_content or b'')} bytes]")
         if faults:
             delay = faults.take_delay(END_OF_DATA)
             if delay:

@@ -10,22 +10,17 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
+from .errors import ConfigurationError, ServerError
 from .faults import FaultRules
 from .filters import MessageFilter, compile_regex
 from .mailbox import Mailbox
 from .message import ReceivedMessage
 from .protocol import MockHandler, MockSMTP, ServerState, TranscriptLine
-from .tls import ServerTLS, TLSConfigError, server_tls, validate_tls_mode
+from .tls import ServerTLS, server_tls, validate_tls_mode
 
 DEFAULT_MAX_MESSAGE_SIZE = 32 * 1024 * 1024
 STOP_TIMEOUT = 5.0
 EVENT_LOOPS = ("auto", "asyncio", "uvloop")
-
-
-class ServerError(RuntimeError):
-    """The server could not start, or stopped unexpectedly."""
-
-    ROBOT_SUPPRESS_NAME = True
 
 
 class MockSMTPServer:
@@ -62,14 +57,14 @@ class MockSMTPServer:
         self._requested_port = validate_port(port)
         self.tls = validate_tls_mode(tls)
         if require_tls and self.tls != "starttls":
-            raise TLSConfigError("require_tls needs tls=starttls.")
+            raise ConfigurationError("require_tls needs tls=starttls.")
         self.require_tls = require_tls
         self.certfile, self.keyfile = certfile, keyfile
         self.auth_require_tls = (
             self.tls != "none" if auth_require_tls is None else auth_require_tls
         )
         if max_message_size is not None and max_message_size < 0:
-            raise ValueError(
+            raise ConfigurationError(
                 f"max_message_size must be a positive number of bytes, or 0 for "
                 f"no limit, got {max_message_size}."
             )
@@ -313,7 +308,7 @@ def validate_port(port: int | str) -> int:
     except (TypeError, ValueError):
         number = -1
     if not 0 <= number <= 65535:
-        raise ValueError(
+        raise ConfigurationError(
             f"Port must be a number from 0 to 65535 (0 picks a free port), got '{port}'."
         )
     return number
@@ -329,7 +324,7 @@ def parse_users(users: Mapping[str, str] | str | None) -> dict[str, str]:
     for entry in re.split(r"[,\s]+", users.strip()):
         user, separator, password = entry.partition(":")
         if not separator or not user:
-            raise ValueError(
+            raise ConfigurationError(
                 f"Invalid user entry '{entry}': expected 'user:password', several "
                 "separated by commas."
             )
@@ -390,7 +385,7 @@ def _bind_error(
 
 def _validate_event_loop(event_loop: str) -> str:
     if event_loop not in EVENT_LOOPS:
-        raise ValueError(
+        raise ConfigurationError(
             f"Unknown event loop '{event_loop}'. Allowed: {', '.join(EVENT_LOOPS)}."
         )
     return event_loop

@@ -8,11 +8,9 @@ import ssl
 import tempfile
 from dataclasses import dataclass
 
+from .errors import ConfigurationError
+
 TLS_MODES = ("none", "starttls", "implicit")
-
-
-class TLSConfigError(ValueError):
-    ROBOT_SUPPRESS_NAME = True
 
 
 def validate_tls_mode(mode: str | None) -> str:
@@ -20,7 +18,7 @@ def validate_tls_mode(mode: str | None) -> str:
     if normalized in ("", "no", "off", "false"):
         normalized = "none"
     if normalized not in TLS_MODES:
-        raise TLSConfigError(
+        raise ConfigurationError(
             f"Unknown TLS mode '{mode}'. Allowed: {', '.join(TLS_MODES)}."
         )
     return normalized
@@ -52,11 +50,11 @@ def server_tls(
     if certfile:
         for path in (certfile, keyfile):
             if path and not os.path.isfile(path):
-                raise TLSConfigError(f"TLS certificate or key file '{path}' does not exist.")
+                raise ConfigurationError(f"TLS certificate or key file '{path}' does not exist.")
         try:
             context.load_cert_chain(certfile, keyfile)
         except ssl.SSLError as error:
-            raise TLSConfigError(
+            raise ConfigurationError(
                 f"Cannot load TLS certificate '{certfile}' with key '{keyfile}': {error}."
             ) from None
         return ServerTLS(context, ca_file=None)

@@ -8,7 +8,8 @@ import time
 import pytest
 from helpers import compose, send
 
-from SMTPMockLibrary.filters import FilterError, MessageFilter
+from SMTPMockLibrary import ConfigurationError
+from SMTPMockLibrary.filters import MessageFilter
 
 
 def send_later(port: int, delay: float, **kwargs) -> threading.Thread:
@@ -154,11 +155,11 @@ def test_matching_searches_decoded_bodies(server, encoding):
 
 
 def test_unknown_filter_names_the_allowed_ones():
-    with pytest.raises(FilterError, match="Unknown filter 'recipients'. Allowed filters: "
+    with pytest.raises(ConfigurationError, match="Unknown filter 'recipients'. Allowed filters: "
                        "sender, recipient, to, cc, from_address, subject, body, header"):
         MessageFilter({"recipients": "x"})
 
 
 def test_invalid_regex_is_a_clear_error():
-    with pytest.raises(FilterError, match=r"Invalid regular expression '\(' in matching="):
+    with pytest.raises(ConfigurationError, match=r"Invalid regular expression '\(' in matching="):
         MessageFilter({"matching": "("})

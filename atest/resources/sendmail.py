@@ -13,6 +13,7 @@ import mimetypes
 import smtplib
 import ssl
 import sys
+import time
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -39,7 +40,7 @@ def build_message(args: argparse.Namespace) -> bytes:
             Path(path).read_bytes(), maintype=maintype, subtype=subtype,
             filename=Path(path).name,
         )
-    return message.as_bytes()
+    return message.as_bytes(policy=message.policy.clone(linesep="\r\n"))
 
 
 def main() -> int:
@@ -65,7 +66,9 @@ def main() -> int:
     parser.add_argument("--password")
     parser.add_argument("--smtputf8", action="store_true")
     parser.add_argument("--timeout", type=float, default=10)
+    parser.add_argument("--delay", type=float, default=0, help="seconds to wait first")
     args = parser.parse_args()
+    time.sleep(args.delay)
 
     context = ssl.create_default_context(cafile=args.cafile) if args.cafile else None
     recipients = args.to + args.cc + args.bcc
