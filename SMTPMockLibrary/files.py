@@ -57,7 +57,7 @@ def save_messages(messages: list[ReceivedMessage], directory: str | Path) -> lis
     target.mkdir(parents=True, exist_ok=True)
     paths = []
     for message in messages:
-        subject = safe_filename(message.subject, default="message")[:60]
+        subject = safe_filename(re.sub(r"[/\\]", "_", message.subject), "message")[:60]
         name = f"{message.sequence:04d}-{subject}.eml" if subject else f"{message.sequence:04d}.eml"
         paths.append(save_eml(message, unique_path(target, name)))
     return paths

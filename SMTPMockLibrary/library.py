@@ -23,12 +23,12 @@ _LISTED_IN_FAILURES = 20
 BODY_PARTS = ("any", "text", "html")
 
 
-def _message_from(value: Any, library: SMTPMockLibrary) -> ReceivedMessage:
+def _message_from(value: object, library: SMTPMockLibrary) -> ReceivedMessage:
     """Accept a message, its sequence number, or its dictionary (Remote library)."""
     if isinstance(value, dict) and "sequence" in value:
         value = value["sequence"]
     try:
-        sequence = int(value)
+        sequence = int(value)  # type: ignore[call-overload]
     except (TypeError, ValueError):
         raise ValueError(
             f"Expected a received message, got {type(value).__name__} '{value}'."

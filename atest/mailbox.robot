@@ -42,7 +42,7 @@ Get Received Messages Returns Usable Objects
     Should Be Equal    ${messages[0].text}    Hello Alice\n
     Should Be Equal    ${messages[1].html}    <p>Hi Bob</p>\n
     Should Be Equal    ${messages[1].headers}[subject]    Second
-    Should Start With    ${messages[0].raw}    ${{ b'Content-Type' }}
+    Should Start With    ${messages[0].raw}    ${{ b'From: app@example.com' }}
     ${to_bob}=    Get Received Messages    recipient=bob@example.com
     Should Be Equal    ${to_bob[0].subject}    Second
 
