@@ -10,11 +10,29 @@ from .errors import ConfigurationError
 from .filters import compile_regex
 
 END_OF_DATA = "END OF DATA"
-COMMANDS = ("EHLO", "HELO", "AUTH", "STARTTLS", "MAIL", "RCPT", "DATA", END_OF_DATA,
-            "RSET", "NOOP", "VRFY", "QUIT")
-_COMMAND_ALIASES = {"ENDOFDATA": END_OF_DATA, "DATAEND": END_OF_DATA, "EOM": END_OF_DATA,
-                    "MESSAGE": END_OF_DATA, ".": END_OF_DATA, "MAILFROM": "MAIL",
-                    "RCPTTO": "RCPT"}
+COMMANDS = (
+    "EHLO",
+    "HELO",
+    "AUTH",
+    "STARTTLS",
+    "MAIL",
+    "RCPT",
+    "DATA",
+    END_OF_DATA,
+    "RSET",
+    "NOOP",
+    "VRFY",
+    "QUIT",
+)
+_COMMAND_ALIASES = {
+    "ENDOFDATA": END_OF_DATA,
+    "DATAEND": END_OF_DATA,
+    "EOM": END_OF_DATA,
+    "MESSAGE": END_OF_DATA,
+    ".": END_OF_DATA,
+    "MAILFROM": "MAIL",
+    "RCPTTO": "RCPT",
+}
 _REPLY = re.compile(r"^[2-5]\d\d(?:[ -].*)?$")
 
 
@@ -42,7 +60,9 @@ def validate_reply(reply: str) -> str:
 
 def validate_times(times: int | None) -> int | None:
     if times is not None and times < 1:
-        raise ConfigurationError(f"'times' must be a positive number or None, got {times}.")
+        raise ConfigurationError(
+            f"'times' must be a positive number or None, got {times}."
+        )
     return times
 
 
@@ -65,8 +85,11 @@ class FaultRules:
 
     def __bool__(self) -> bool:
         return bool(
-            self._address_replies["MAIL"] or self._address_replies["RCPT"]
-            or self._data_replies or self._disconnects or self._delays
+            self._address_replies["MAIL"]
+            or self._address_replies["RCPT"]
+            or self._data_replies
+            or self._disconnects
+            or self._delays
         )
 
     def clear(self) -> None:
@@ -96,9 +119,13 @@ class FaultRules:
         with self._lock:
             self._disconnects[normalize_command(command)] = rule
 
-    def delay_reply(self, command: str, seconds: float, times: int | None = None) -> None:
+    def delay_reply(
+        self, command: str, seconds: float, times: int | None = None
+    ) -> None:
         if seconds < 0:
-            raise ConfigurationError(f"Delay must not be negative, got {seconds} seconds.")
+            raise ConfigurationError(
+                f"Delay must not be negative, got {seconds} seconds."
+            )
         rule = _Rule(seconds, validate_times(times))
         with self._lock:
             self._delays[normalize_command(command)] = rule

@@ -58,6 +58,10 @@ def save_messages(messages: list[ReceivedMessage], directory: str | Path) -> lis
     paths = []
     for message in messages:
         subject = safe_filename(re.sub(r"[/\\]", "_", message.subject), "message")[:60]
-        name = f"{message.sequence:04d}-{subject}.eml" if subject else f"{message.sequence:04d}.eml"
+        name = (
+            f"{message.sequence:04d}-{subject}.eml"
+            if subject
+            else f"{message.sequence:04d}.eml"
+        )
         paths.append(save_eml(message, unique_path(target, name)))
     return paths

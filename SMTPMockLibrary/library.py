@@ -297,7 +297,9 @@ class SMTPMockLibrary:
         )
         self._sequence_at_test_start = 0
         self._reported_errors = 0
-        logger.info(f"Mock SMTP server listening on {self._server._address} (TLS: {tls}).")
+        logger.info(
+            f"Mock SMTP server listening on {self._server._address} (TLS: {tls})."
+        )
         return self._server.port
 
     @keyword("Stop Mock SMTP Server")
@@ -336,10 +338,13 @@ class SMTPMockLibrary:
         server = self._server_or_fail()
         if server.ca_file is None:
             reason = (
-                "was started without TLS" if server.tls == "none"
+                "was started without TLS"
+                if server.tls == "none"
                 else "uses the certificate given with certfile"
             )
-            raise ServerError(f"The mock SMTP server has no generated CA file: it {reason}.")
+            raise ServerError(
+                f"The mock SMTP server has no generated CA file: it {reason}."
+            )
         return server.ca_file
 
     @keyword("Add Mock SMTP User")
@@ -412,7 +417,8 @@ class SMTPMockLibrary:
         actual = self._server_or_fail().messages.count(message_filter)
         if actual != count:
             raise AssertionError(
-                msg or f"Expected {_messages(count)} ({message_filter.describe()}), "
+                msg
+                or f"Expected {_messages(count)} ({message_filter.describe()}), "
                 f"but received {actual}.\n{self._mailbox_listing()}"
             )
 
@@ -433,7 +439,8 @@ class SMTPMockLibrary:
         found = self._server_or_fail().messages.select(message_filter)
         if not found:
             raise AssertionError(
-                msg or f"No received message matches ({message_filter.describe()}).\n"
+                msg
+                or f"No received message matches ({message_filter.describe()}).\n"
                 f"{self._mailbox_listing()}"
             )
         return found[0]
@@ -450,7 +457,8 @@ class SMTPMockLibrary:
         found = self._server_or_fail().messages.select(message_filter)
         if found:
             raise AssertionError(
-                msg or f"Expected no message matching ({message_filter.describe()}), "
+                msg
+                or f"Expected no message matching ({message_filter.describe()}), "
                 f"but {_messages(len(found))} matched:\n{_listing(found)}"
             )
 
@@ -476,7 +484,8 @@ class SMTPMockLibrary:
         self._report_server_errors()
         if message is None:
             raise AssertionError(
-                error or f"No new message ({message_filter.describe()}) was received "
+                error
+                or f"No new message ({message_filter.describe()}) was received "
                 f"in {secs_to_timestr(seconds)}.\n{self._mailbox_listing()}"
             )
         logger.info(f"Received message #{message.sequence} {message.summary()}.")
@@ -507,7 +516,8 @@ class SMTPMockLibrary:
         found = server.messages.select(message_filter)
         if not reached or len(found) != count:
             raise AssertionError(
-                error or f"Expected {_messages(count)} ({message_filter.describe()}) "
+                error
+                or f"Expected {_messages(count)} ({message_filter.describe()}) "
                 f"within {secs_to_timestr(seconds)}, but received {len(found)}.\n"
                 f"{self._mailbox_listing()}"
             )
@@ -572,7 +582,9 @@ class SMTPMockLibrary:
         )
 
     @keyword
-    def save_message_attachments(self, message: ReceivedMessage, directory: str) -> list[str]:
+    def save_message_attachments(
+        self, message: ReceivedMessage, directory: str
+    ) -> list[str]:
         """Saves the attachments to ``directory`` and returns the paths.
 
         File names are made safe for the file system; nothing is ever written
@@ -582,7 +594,9 @@ class SMTPMockLibrary:
         | ${paths} =    Save Message Attachments    ${msg}    ${OUTPUT DIR}/attachments
         """
         paths = save_attachments(message.attachments, directory)
-        logger.info("Saved:\n" + "\n".join(paths) if paths else "No attachments to save.")
+        logger.info(
+            "Saved:\n" + "\n".join(paths) if paths else "No attachments to save."
+        )
         return paths
 
     @keyword
@@ -618,12 +632,16 @@ class SMTPMockLibrary:
         """
         part = part.lower()
         if part not in BODY_PARTS:
-            raise ConfigurationError(f"Unknown body part '{part}'. Allowed: {', '.join(BODY_PARTS)}.")
+            raise ConfigurationError(
+                f"Unknown body part '{part}'. Allowed: {', '.join(BODY_PARTS)}."
+            )
         bodies = {"text": message.text, "html": message.html}
         searched = ["text", "html"] if part == "any" else [part]
         if any(text in bodies[name] for name in searched):
             return
-        shown = "\n".join(f"--- {name} body ---\n{_clip(bodies[name])}" for name in searched)
+        shown = "\n".join(
+            f"--- {name} body ---\n{_clip(bodies[name])}" for name in searched
+        )
         raise AssertionError(
             f"The {' or '.join(searched)} body of message #{message.sequence} does "
             f"not contain '{text}'.\n{shown}"
@@ -694,7 +712,9 @@ class SMTPMockLibrary:
 
         | Reply To Recipient    ^nobody@    550 5.1.1 No such user here
         """
-        self._server_or_fail().faults.reply_to_address("RCPT", address_regex, reply, times)
+        self._server_or_fail().faults.reply_to_address(
+            "RCPT", address_regex, reply, times
+        )
 
     @keyword
     def reply_to_sender(
@@ -704,7 +724,9 @@ class SMTPMockLibrary:
 
         | Reply To Sender    @spammer\\\\.example$    550 5.7.1 Sender rejected
         """
-        self._server_or_fail().faults.reply_to_address("MAIL", address_regex, reply, times)
+        self._server_or_fail().faults.reply_to_address(
+            "MAIL", address_regex, reply, times
+        )
 
     @keyword
     def reply_to_data(self, reply: str, times: int | None = 1) -> None:
@@ -821,7 +843,9 @@ class SMTPMockLibrary:
     def _seconds(self, timeout: timedelta | None) -> float:
         seconds = self.timeout if timeout is None else timeout.total_seconds()
         if seconds < 0:
-            raise ConfigurationError(f"Timeout must not be negative, got {secs_to_timestr(seconds)}.")
+            raise ConfigurationError(
+                f"Timeout must not be negative, got {secs_to_timestr(seconds)}."
+            )
         return seconds
 
     def _mailbox_listing(self) -> str:
@@ -830,7 +854,9 @@ class SMTPMockLibrary:
     def _report_server_errors(self) -> None:
         errors = self._server.errors if self._server else []
         for error in errors[self._reported_errors :]:
-            logger.warn(f"The mock SMTP server hit an error: {type(error).__name__}: {error}")
+            logger.warn(
+                f"The mock SMTP server hit an error: {type(error).__name__}: {error}"
+            )
         self._reported_errors = len(errors)
 
 

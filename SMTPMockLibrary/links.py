@@ -7,7 +7,12 @@ from html.parser import HTMLParser
 
 _URL = re.compile(r"https?://[^\s<>\"'`]+", re.IGNORECASE)
 _TRAILING_PUNCTUATION = ".,;:!?)]}>'\""
-_LINK_ATTRIBUTES = {("a", "href"), ("area", "href"), ("link", "href"), ("form", "action")}
+_LINK_ATTRIBUTES = {
+    ("a", "href"),
+    ("area", "href"),
+    ("link", "href"),
+    ("form", "action"),
+}
 
 
 def extract_links(text: str, html: str) -> list[str]:

@@ -95,7 +95,9 @@ class Mailbox:
         with self._changed:
             return list(self._messages)
 
-    def select(self, message_filter: MessageFilter | None = None) -> list[ReceivedMessage]:
+    def select(
+        self, message_filter: MessageFilter | None = None
+    ) -> list[ReceivedMessage]:
         messages = self.snapshot()
         if not message_filter:
             return messages
@@ -157,7 +159,9 @@ class Mailbox:
             nonlocal matched
             if reset:
                 matched = 0
-            matched += sum(1 for m in new if message_filter(m)) if message_filter else len(new)
+            matched += (
+                sum(1 for m in new if message_filter(m)) if message_filter else len(new)
+            )
             return True if matched == expected else None
 
         return bool(self._wait_until(reached, timeout))

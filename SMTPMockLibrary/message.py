@@ -145,7 +145,12 @@ class ReceivedMessage:
 
     @cached_property
     def headers(self) -> Headers:
-        return Headers([(name, _header_value(name, value)) for name, value in _raw_headers(self.parsed)])
+        return Headers(
+            [
+                (name, _header_value(name, value))
+                for name, value in _raw_headers(self.parsed)
+            ]
+        )
 
     @property
     def subject(self) -> str:
@@ -297,7 +302,11 @@ def _unfold(value: str) -> str:
 
 
 def _safe_get_all(message: Message, name: str) -> list[str]:
-    return [_header_value(n, v) for n, v in _raw_headers(message) if n.lower() == name.lower()]
+    return [
+        _header_value(n, v)
+        for n, v in _raw_headers(message)
+        if n.lower() == name.lower()
+    ]
 
 
 def _walk(message: Message, *, into_attached_messages: bool) -> Iterator[Message]:
@@ -353,7 +362,9 @@ def _attachment(part: Message) -> Attachment:
     if content_type == "message/rfc822":
         inner = part.get_payload()
         inner_message = inner[0] if isinstance(inner, list) and inner else None
-        content = inner_message.as_bytes() if isinstance(inner_message, Message) else b""
+        content = (
+            inner_message.as_bytes() if isinstance(inner_message, Message) else b""
+        )
     else:
         content = _payload_bytes(part)
     filename = _safe(part.get_filename) or ""

@@ -15,7 +15,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, AnyStr
 
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
@@ -65,8 +65,12 @@ class ServerState:
     users_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def authenticate(
-        self, server: SMTP, session: Session, envelope: Envelope,
-        mechanism: str, auth_data: Any,
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        mechanism: str,
+        auth_data: Any,
     ) -> AuthResult:
         if isinstance(auth_data, LoginPassword):
             user = auth_data.login.decode("utf-8", "replace")
@@ -99,8 +103,10 @@ class MockSMTP(SMTP):
         self.state.sessions.discard(self)
         super().connection_lost(error)
 
-    async def push(self, status: str | bytes) -> None:
-        line = status if isinstance(status, str) else status.decode("utf-8", "replace")
+    async def push(self, status: AnyStr) -> None:
+        line = (
+            status.decode("utf-8", "replace") if isinstance(status, bytes) else status
+        )
         self._record("<<", line)
         if line[:1] in ("4", "5"):
             self.state.mailbox.add_rejection(
@@ -124,7 +130,9 @@ class MockSMTP(SMTP):
         return self.session.peer if self.session else None  # type: ignore[return-value]
 
     def _record(self, direction: str, line: str) -> None:
-        self.state.transcript.append(TranscriptLine(datetime.now(), self._peer, direction, line))
+        self.state.transcript.append(
+            TranscriptLine(datetime.now(), self._peer, direction, line)
+        )
 
     def _recorded(
         self, command: str, method: Callable[[str], Awaitable[None]]
@@ -162,8 +170,12 @@ class MockHandler:
         self.state = state
 
     async def handle_MAIL(
-        self, server: MockSMTP, session: Session, envelope: Envelope,
-        address: str, mail_options: list[str],
+        self,
+        server: MockSMTP,
+        session: Session,
+        envelope: Envelope,
+        address: str,
+        mail_options: list[str],
     ) -> str:
         if self.state.auth_required and not session.authenticated:
             return AUTH_REQUIRED_REPLY
@@ -175,8 +187,12 @@ class MockHandler:
         return "250 OK"
 
     async def handle_RCPT(
-        self, server: MockSMTP, session: Session, envelope: Envelope,
-        address: str, rcpt_options: list[str],
+        self,
+        server: MockSMTP,
+        session: Session,
+        envelope: Envelope,
+        address: str,
+        rcpt_options: list[str],
     ) -> str:
         reply = self.state.faults.reply_for_address("RCPT", address)
         if reply:
@@ -190,7 +206,9 @@ class MockHandler:
     ) -> str:
         faults = self.state.faults
         server._command, server._argument = END_OF_DATA, ""
-        server._record(">>", f"[message data, {len(envelope.original_content or b'')} bytes]")
+        server._record(
+            ">>", f"[message data, {len(envelope.original_content or b'')} bytes]"
+        )
         if faults:
             delay = faults.take_delay(END_OF_DATA)
             if delay:
@@ -200,7 +218,9 @@ class MockHandler:
             reply = faults.take_data_reply()
             if reply:
                 return reply
-        ssl_object = server.transport.get_extra_info("ssl_object") if server.transport else None
+        ssl_object = (
+            server.transport.get_extra_info("ssl_object") if server.transport else None
+        )
         self.state.mailbox.add(
             ReceivedMessage(
                 envelope.original_content or b"",

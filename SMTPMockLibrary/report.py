@@ -30,7 +30,10 @@ def message_card(message: ReceivedMessage) -> str:
         ("Envelope recipients", ", ".join(message.recipients)),
         ("Client", f"{message.peer[0]}:{message.peer[1]}" if message.peer else ""),
         ("HELO/EHLO", message.helo or ""),
-        ("Received at", message.received_at.isoformat(sep=" ", timespec="milliseconds")),
+        (
+            "Received at",
+            message.received_at.isoformat(sep=" ", timespec="milliseconds"),
+        ),
         ("Size", f"{message.size} bytes"),
     ]
     if message.tls:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import re
 import socket
@@ -103,7 +104,9 @@ class MockSMTPServer:
     def start(self) -> int:
         """Bind the port and serve on a background thread; return the bound port."""
         if self.running:
-            raise ServerError(f"The mock SMTP server is already running on {self._address}.")
+            raise ServerError(
+                f"The mock SMTP server is already running on {self._address}."
+            )
         sockets = bind_sockets(self.host, self._requested_port)
         try:
             self._port = sockets[0].getsockname()[1]
@@ -125,9 +128,13 @@ class MockSMTPServer:
 
     async def _listen(self, sockets: list[socket.socket]) -> Any:
         assert self._loop is not None
-        ssl_context = self._tls.context if self.tls == "implicit" and self._tls else None
+        ssl_context = (
+            self._tls.context if self.tls == "implicit" and self._tls else None
+        )
         servers = [
-            await self._loop.create_server(self._new_session, sock=sock, ssl=ssl_context)
+            await self._loop.create_server(
+                self._new_session, sock=sock, ssl=ssl_context
+            )
             for sock in sockets
         ]
         # 'localhost' may mean both ::1 and 127.0.0.1: one asyncio server each.
@@ -163,10 +170,8 @@ class MockSMTPServer:
         self.stop()
 
     def __del__(self) -> None:
-        try:
+        with contextlib.suppress(Exception):
             self.stop()
-        except Exception:
-            pass
 
     def __repr__(self) -> str:
         state = f"running on {self._address}" if self.running else "stopped"
@@ -235,7 +240,9 @@ class MockSMTPServer:
     # The event loop thread.
 
     def _new_session(self) -> MockSMTP:
-        tls_context = self._tls.context if self.tls == "starttls" and self._tls else None
+        tls_context = (
+            self._tls.context if self.tls == "starttls" and self._tls else None
+        )
         return MockSMTP(
             MockHandler(self._state),
             data_size_limit=self.max_message_size,
@@ -261,7 +268,7 @@ class MockSMTPServer:
         assert self._server is not None
         self._server.close()
         for session in list(self._state.sessions):
-            if session.transport is not None:
+            if isinstance(session.transport, asyncio.Transport):
                 session.transport.abort()
         await asyncio.sleep(0)
         await self._server.wait_closed()
@@ -342,7 +349,7 @@ def bind_sockets(host: str, port: int) -> list[socket.socket]:
         raise ServerError(
             f"Cannot start the mock SMTP server: unknown host '{host}' ({error.strerror})."
         ) from None
-    addresses = list(dict.fromkeys((info[0], info[4][0]) for info in infos))
+    addresses = list(dict.fromkeys((int(info[0]), str(info[4][0])) for info in infos))
     for _attempt in range(10):
         sockets: list[socket.socket] = []
         try:
@@ -365,7 +372,10 @@ def _bind(family: int, address: str, port: int) -> socket.socket:
 
 
 def _bind_error(
-    error: OSError, bound: list[socket.socket], addresses: list[tuple[int, str]], port: int
+    error: OSError,
+    bound: list[socket.socket],
+    addresses: list[tuple[int, str]],
+    port: int,
 ) -> ServerError:
     address = addresses[len(bound)][1]
     shown = f"[{address}]:{port}" if ":" in address else f"{address}:{port}"

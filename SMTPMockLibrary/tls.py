@@ -50,7 +50,9 @@ def server_tls(
     if certfile:
         for path in (certfile, keyfile):
             if path and not os.path.isfile(path):
-                raise ConfigurationError(f"TLS certificate or key file '{path}' does not exist.")
+                raise ConfigurationError(
+                    f"TLS certificate or key file '{path}' does not exist."
+                )
         try:
             context.load_cert_chain(certfile, keyfile)
         except ssl.SSLError as error:

@@ -1,11 +1,11 @@
 *** Settings ***
-Documentation       Counting, finding and waiting for mail sent by another process.
+Documentation     Counting, finding and waiting for mail sent by another process.
 
-Resource            resources/common.resource
+Resource          resources/common.resource
 
-Suite Setup         Start Server For Suite
-Suite Teardown      Stop Mock SMTP Server
-Test Setup          Reset Mock Server
+Suite Setup       Start Server For Suite
+Suite Teardown    Stop Mock SMTP Server
+Test Setup        Reset Mock Server
 
 
 *** Test Cases ***
@@ -23,7 +23,9 @@ Count Failure Lists What Was Received
     Send Mail    --to    alice@example.com    --subject    Welcome
     Run Keyword And Expect Error
     ...    Expected 2 messages (recipient=alice@example.com), but received 1.\nReceived 1 message:\n \ #* from <app@example.com> to <alice@example.com> subject 'Welcome'
-    ...    Received Message Count Should Be    2    recipient=alice@example.com
+    ...    Received Message Count Should Be
+    ...    2
+    ...    recipient=alice@example.com
     Run Keyword And Expect Error    Custom message
     ...    Received Message Count Should Be    5    msg=Custom message
 
@@ -67,7 +69,8 @@ Every Filter Works
 Unknown Filter Is An Argument Error
     Run Keyword And Expect Error
     ...    Unknown filter 'recipients'. Allowed filters: sender, recipient, to, cc, from_address, subject, body, header, attachment, matching.
-    ...    Get Received Messages    recipients=alice@example.com
+    ...    Get Received Messages
+    ...    recipients=alice@example.com
 
 Invalid Regular Expression Is An Argument Error
     Run Keyword And Expect Error
@@ -108,7 +111,9 @@ Wait Times Out With What Was Received
     Send Mail    --to    bob@example.com    --subject    Not for Alice
     Run Keyword And Expect Error
     ...    No new message (recipient=alice@example.com) was received in 300 milliseconds.\nReceived 1 message:\n \ #* from <app@example.com> to <bob@example.com> subject 'Not for Alice'
-    ...    Wait Until Message Is Received    recipient=alice@example.com    timeout=0.3 s
+    ...    Wait Until Message Is Received
+    ...    recipient=alice@example.com
+    ...    timeout=0.3 s
     Run Keyword And Expect Error    Alice got nothing
     ...    Wait Until Message Is Received    recipient=alice@example.com    timeout=0.1 s    error=Alice got nothing
 

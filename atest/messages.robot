@@ -1,23 +1,34 @@
 *** Settings ***
-Documentation       Reading received mail the way a person reads it.
+Documentation     Reading received mail the way a person reads it.
 
-Library             OperatingSystem
-Resource            resources/common.resource
+Library           OperatingSystem
+Resource          resources/common.resource
 
-Suite Setup         Start Server For Suite
-Suite Teardown      Stop Mock SMTP Server
-Test Setup          Reset Mock Server
+Suite Setup       Start Server For Suite
+Suite Teardown    Stop Mock SMTP Server
+Test Setup        Reset Mock Server
 
 
 *** Variables ***
-${RICH}         ${CURDIR}/resources/rich.eml
-${OUT}          ${OUTPUT DIR}/messages-suite
+${RICH}    ${CURDIR}/resources/rich.eml
+${OUT}     ${OUTPUT DIR}/messages-suite
 
 
 *** Test Cases ***
 Rich Message Is Fully Readable
-    Send Mail    --raw    ${RICH}    --sender    joerg@example.com
-    ...    --to    zoe@example.com    --to    bob@example.com    --cc    carol@example.com    --bcc    hidden@example.com
+    Send Mail
+    ...    --raw
+    ...    ${RICH}
+    ...    --sender
+    ...    joerg@example.com
+    ...    --to
+    ...    zoe@example.com
+    ...    --to
+    ...    bob@example.com
+    ...    --cc
+    ...    carol@example.com
+    ...    --bcc
+    ...    hidden@example.com
     ${msg}=    Wait Until Message Is Received    recipient=zoe@example.com
     Should Be Equal    ${msg.subject}    Ihre Rechnung für März – 日本語
     Should Be Equal    ${msg.sender}    joerg@example.com
@@ -61,7 +72,10 @@ Attachments
     Should Be Equal    ${pdf.size}    ${{ len($pdf.content) }}
     Run Keyword And Expect Error
     ...    Message #* has no attachment 'report.csv' of type application/pdf. Attachments: logo.png (image/png, 67 bytes), report.csv (text/csv, 28 bytes), Rechnung-März.pdf (application/pdf, 45 bytes).
-    ...    Message Should Have Attachment    ${msg}    report.csv    application/pdf
+    ...    Message Should Have Attachment
+    ...    ${msg}
+    ...    report.csv
+    ...    application/pdf
     Received Message Count Should Be    1    attachment=Rechnung-März.pdf
 
 Save Attachments Never Writes Outside The Directory

@@ -1,9 +1,9 @@
 *** Settings ***
-Documentation       Starting, stopping and addressing the mock server.
+Documentation    Starting, stopping and addressing the mock server.
 
-Resource            resources/common.resource
+Resource         resources/common.resource
 
-Test Teardown       Stop Mock SMTP Server
+Test Teardown    Stop Mock SMTP Server
 
 
 *** Test Cases ***
@@ -27,7 +27,8 @@ Port In Use Fails Clearly
     ${port}=    Evaluate    $blocker.getsockname()[1]
     Run Keyword And Expect Error
     ...    Cannot start the mock SMTP server on 127.0.0.1:${port}: the port is already in use. Stop the other server, or use port=0 for a free port.
-    ...    Start Mock SMTP Server    port=${port}
+    ...    Start Mock SMTP Server
+    ...    port=${port}
     [Teardown]    Call Method    ${blocker}    close
 
 Invalid Port Fails Clearly

@@ -37,7 +37,11 @@ def rich_message() -> EmailMessage:
         subtype="html",
     )
     message.get_payload()[1].add_related(
-        PNG_PIXEL, maintype="image", subtype="png", cid=image_cid, filename="logo.png",
+        PNG_PIXEL,
+        maintype="image",
+        subtype="png",
+        cid=image_cid,
+        filename="logo.png",
         disposition="inline",
     )
     message.add_attachment(
@@ -54,7 +58,9 @@ def charset_message(charset: str, text: str, encoding: str = "base64") -> bytes:
     import base64
     import quopri
 
-    encoded = base64.encodebytes(body) if encoding == "base64" else quopri.encodestring(body)
+    encoded = (
+        base64.encodebytes(body) if encoding == "base64" else quopri.encodestring(body)
+    )
     return (
         b"From: a@example.com\r\nTo: b@example.com\r\nSubject: charset\r\n"
         b"MIME-Version: 1.0\r\n"

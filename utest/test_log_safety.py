@@ -37,9 +37,16 @@ Failed Test Logs Its Mail As Evidence
 """
 
 CHROMIUM_FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    "--virtual-time-budget=5000", "--dump-dom",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--virtual-time-budget=5000",
+    "--dump-dom",
 ]
 
 
@@ -56,17 +63,34 @@ def rendered_log() -> tuple[str, str]:
         suite = Path(directory) / "hostile.robot"
         suite.write_text(SUITE.format(resources=ATEST / "resources"), encoding="utf-8")
         run = subprocess.run(
-            [sys.executable, "-m", "robot", "--outputdir", directory,
-             "--expandkeywords", "name:SMTPMockLibrary.*",
-             "--expandkeywords", "name:BuiltIn.Log", str(suite)],
-            capture_output=True, text=True, timeout=120,
+            [
+                sys.executable,
+                "-m",
+                "robot",
+                "--outputdir",
+                directory,
+                "--expandkeywords",
+                "name:SMTPMockLibrary.*",
+                "--expandkeywords",
+                "name:BuiltIn.Log",
+                str(suite),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
         )
         assert "2 tests, 1 passed, 1 failed" in run.stdout, run.stdout + run.stderr
         output = (Path(directory) / "output.xml").read_text(encoding="utf-8")
         dom = subprocess.run(
-            [chromium(), *CHROMIUM_FLAGS, f"--user-data-dir={directory}/profile",
-             f"file://{directory}/log.html"],
-            capture_output=True, text=True, timeout=120,
+            [
+                chromium(),
+                *CHROMIUM_FLAGS,
+                f"--user-data-dir={directory}/profile",
+                f"file://{directory}/log.html",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
         ).stdout
     return output, dom
 
@@ -99,11 +123,28 @@ def test_evidence_can_be_turned_off(tmp_path):
     suite = tmp_path / "quiet.robot"
     suite.write_text(
         SUITE.format(resources=ATEST / "resources").replace(
-            "Resource    ", "Library    SMTPMockLibrary    log_messages_on_failure=False\n"
-            "Resource    ", 1),
+            "Resource    ",
+            "Library    SMTPMockLibrary    log_messages_on_failure=False\nResource    ",
+            1,
+        ),
         encoding="utf-8",
     )
-    subprocess.run([sys.executable, "-m", "robot", "--outputdir", str(tmp_path),
-                    "--output", "out.xml", "--log", "NONE", "--report", "NONE",
-                    str(suite)], capture_output=True, timeout=120)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "robot",
+            "--outputdir",
+            str(tmp_path),
+            "--output",
+            "out.xml",
+            "--log",
+            "NONE",
+            "--report",
+            "NONE",
+            str(suite),
+        ],
+        capture_output=True,
+        timeout=120,
+    )
     assert "Evidence:" not in (tmp_path / "out.xml").read_text(encoding="utf-8")

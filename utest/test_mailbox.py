@@ -108,15 +108,25 @@ def _filtered(server, **filters):
 
 @pytest.fixture
 def mailbox(server):
-    send(server.port, compose(subject="Welcome Alice", to="Alice <alice@example.com>",
-                              X_Campaign="spring"),
-         sender="noreply@example.com", recipients=["alice@example.com"])
-    send(server.port, compose(subject="Invoice 42", to="bob@example.com",
-                              Cc="carol@example.com"),
-         sender="billing@example.com",
-         recipients=["bob@example.com", "carol@example.com", "secret@example.com"])
-    send(server.port, compose(subject="Reset your password", text="code 123456"),
-         recipients=["alice@example.com"])
+    send(
+        server.port,
+        compose(
+            subject="Welcome Alice", to="Alice <alice@example.com>", X_Campaign="spring"
+        ),
+        sender="noreply@example.com",
+        recipients=["alice@example.com"],
+    )
+    send(
+        server.port,
+        compose(subject="Invoice 42", to="bob@example.com", Cc="carol@example.com"),
+        sender="billing@example.com",
+        recipients=["bob@example.com", "carol@example.com", "secret@example.com"],
+    )
+    send(
+        server.port,
+        compose(subject="Reset your password", text="code 123456"),
+        recipients=["alice@example.com"],
+    )
     return server
 
 
@@ -126,8 +136,10 @@ def mailbox(server):
         ({}, ["Welcome Alice", "Invoice 42", "Reset your password"]),
         ({"sender": "NoReply@Example.com"}, ["Welcome Alice"]),
         ({"recipient": "secret@example.com"}, ["Invoice 42"]),
-        ({"recipient": "glob:*@example.com"}, ["Welcome Alice", "Invoice 42",
-                                                "Reset your password"]),
+        (
+            {"recipient": "glob:*@example.com"},
+            ["Welcome Alice", "Invoice 42", "Reset your password"],
+        ),
         ({"to": "alice@example.com"}, ["Welcome Alice", "Reset your password"]),
         ({"cc": "carol@example.com"}, ["Invoice 42"]),
         ({"subject": "Invoice"}, ["Invoice 42"]),
@@ -138,7 +150,10 @@ def mailbox(server):
         ({"header": "x-campaign"}, ["Welcome Alice"]),
         ({"header": "X-Campaign: autumn"}, []),
         ({"matching": r"code \d{6}"}, ["Reset your password"]),
-        ({"recipient": "alice@example.com", "subject": "Reset"}, ["Reset your password"]),
+        (
+            {"recipient": "alice@example.com", "subject": "Reset"},
+            ["Reset your password"],
+        ),
     ],
 )
 def test_filters(mailbox, filters, subjects):
@@ -155,11 +170,16 @@ def test_matching_searches_decoded_bodies(server, encoding):
 
 
 def test_unknown_filter_names_the_allowed_ones():
-    with pytest.raises(ConfigurationError, match="Unknown filter 'recipients'. Allowed filters: "
-                       "sender, recipient, to, cc, from_address, subject, body, header"):
+    with pytest.raises(
+        ConfigurationError,
+        match=r"Unknown filter 'recipients'\. Allowed filters: "
+        r"sender, recipient, to, cc, from_address, subject, body, header",
+    ):
         MessageFilter({"recipients": "x"})
 
 
 def test_invalid_regex_is_a_clear_error():
-    with pytest.raises(ConfigurationError, match=r"Invalid regular expression '\(' in matching="):
+    with pytest.raises(
+        ConfigurationError, match=r"Invalid regular expression '\(' in matching="
+    ):
         MessageFilter({"matching": "("})

@@ -5,8 +5,15 @@ from __future__ import annotations
 import datetime
 
 import pytest
-from corpus import CSV_TEXT, MALFORMED, PDF_BYTES, PNG_PIXEL, charset_message, \
-    forwarded_message, rich_message
+from corpus import (
+    CSV_TEXT,
+    MALFORMED,
+    PDF_BYTES,
+    PNG_PIXEL,
+    charset_message,
+    forwarded_message,
+    rich_message,
+)
 from helpers import send
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -20,9 +27,17 @@ def received(raw: bytes, recipients: list[str] | None = None) -> ReceivedMessage
 
 @pytest.fixture
 def rich(server) -> ReceivedMessage:
-    send(server.port, rich_message(), sender="joerg@example.com",
-         recipients=["zoe@example.com", "bob@example.com", "carol@example.com",
-                     "hidden@example.com"])
+    send(
+        server.port,
+        rich_message(),
+        sender="joerg@example.com",
+        recipients=[
+            "zoe@example.com",
+            "bob@example.com",
+            "carol@example.com",
+            "hidden@example.com",
+        ],
+    )
     return server.messages[0]
 
 
@@ -35,8 +50,9 @@ def test_rich_message_headers_and_addresses(rich):
     assert rich.bcc == ["hidden@example.com"]
     assert rich.reply_to == ["support@example.com"]
     assert rich.message_id == "<rich-1@example.com>"
-    assert rich.date == datetime.datetime(2023, 11, 14, 22, 13, 20,
-                                          tzinfo=datetime.timezone.utc)
+    assert rich.date == datetime.datetime(
+        2023, 11, 14, 22, 13, 20, tzinfo=datetime.timezone.utc
+    )
     assert rich.headers["X-TAG"] == "first"
     assert rich.headers.get_all("x-tag") == ["first", "second"]
     assert "Subject" in rich.headers
@@ -55,13 +71,20 @@ def test_rich_message_attachments(rich):
     by_name = {a.filename: a for a in rich.attachments}
     assert list(by_name) == ["logo.png", "report.csv", "Rechnung-März.pdf"]
     logo = by_name["logo.png"]
-    assert (logo.content_type, logo.content, logo.inline) == ("image/png", PNG_PIXEL, True)
+    assert (logo.content_type, logo.content, logo.inline) == (
+        "image/png",
+        PNG_PIXEL,
+        True,
+    )
     assert logo.content_id and logo.content_id.endswith("@example.com")
     assert by_name["report.csv"].content == CSV_TEXT.encode()
     assert by_name["report.csv"].inline is False
     pdf = by_name["Rechnung-März.pdf"]
     assert (pdf.content_type, pdf.content, pdf.size) == (
-        "application/pdf", PDF_BYTES, len(PDF_BYTES))
+        "application/pdf",
+        PDF_BYTES,
+        len(PDF_BYTES),
+    )
 
 
 def test_raw_source_and_size(rich):
@@ -99,7 +122,9 @@ def test_rfc2231_encoded_filename():
     ],
 )
 def test_text_is_decoded_with_the_declared_charset(charset, text, encoding):
-    assert received(charset_message(charset, text, encoding)).text.rstrip("\r\n") == text
+    assert (
+        received(charset_message(charset, text, encoding)).text.rstrip("\r\n") == text
+    )
 
 
 def test_forwarded_message_is_an_attachment_and_its_text_is_searchable():
@@ -145,9 +170,26 @@ def test_a_message_nobody_reads_is_never_parsed(server):
     assert all("parsed" not in vars(m) for m in server.messages)
 
 
-ACCESSORS = ("subject", "headers", "date", "message_id", "reply_to", "from_address",
-             "to", "cc", "bcc", "text", "html", "attachments", "links", "source",
-             "searchable_text", "size", "summary", "to_dict")
+ACCESSORS = (
+    "subject",
+    "headers",
+    "date",
+    "message_id",
+    "reply_to",
+    "from_address",
+    "to",
+    "cc",
+    "bcc",
+    "text",
+    "html",
+    "attachments",
+    "links",
+    "source",
+    "searchable_text",
+    "size",
+    "summary",
+    "to_dict",
+)
 
 
 def read_everything(message: ReceivedMessage) -> None:
@@ -169,7 +211,9 @@ def test_malformed_mail_never_makes_an_accessor_raise(case):
 
 
 def test_malformed_mail_gives_its_best_reading():
-    assert received(MALFORMED["missing closing boundary"]).text.strip() == "visible text"
+    assert (
+        received(MALFORMED["missing closing boundary"]).text.strip() == "visible text"
+    )
     assert received(MALFORMED["unknown charset"]).text.strip() == "text in unknown"
     assert received(MALFORMED["8-bit header"]).subject.startswith("Gr")
     assert received(MALFORMED["empty body"]).text == ""
@@ -182,15 +226,27 @@ def test_arbitrary_bytes_never_make_an_accessor_raise(raw):
     read_everything(received(raw))
 
 
-MIME_PIECES = st.sampled_from([
-    b"Content-Type: multipart/mixed; boundary=B\r\n", b"--B\r\n", b"--B--\r\n",
-    b"Content-Type: text/plain; charset=utf-8\r\n", b"Content-Type: text/html\r\n",
-    b"Content-Transfer-Encoding: base64\r\n", b"Content-Transfer-Encoding: quoted-printable\r\n",
-    b"Content-Disposition: attachment; filename*=UTF-8''%E2%82%AC.txt\r\n",
-    b"Content-Type: message/rfc822\r\n", b"Subject: =?utf-8?B?w7w=?=\r\n",
-    b"Subject: =?bogus?Q?=FF?=\r\n", b"From: \"\xff\" <a@b>\r\n", b"\r\n", b"=C3=\r\n",
-    b"SGVsbG8=\r\n", b"<a href='https://x.example/&amp;'>x</a>\r\n", b"\xff\xfe\x00\r\n",
-])
+MIME_PIECES = st.sampled_from(
+    [
+        b"Content-Type: multipart/mixed; boundary=B\r\n",
+        b"--B\r\n",
+        b"--B--\r\n",
+        b"Content-Type: text/plain; charset=utf-8\r\n",
+        b"Content-Type: text/html\r\n",
+        b"Content-Transfer-Encoding: base64\r\n",
+        b"Content-Transfer-Encoding: quoted-printable\r\n",
+        b"Content-Disposition: attachment; filename*=UTF-8''%E2%82%AC.txt\r\n",
+        b"Content-Type: message/rfc822\r\n",
+        b"Subject: =?utf-8?B?w7w=?=\r\n",
+        b"Subject: =?bogus?Q?=FF?=\r\n",
+        b'From: "\xff" <a@b>\r\n',
+        b"\r\n",
+        b"=C3=\r\n",
+        b"SGVsbG8=\r\n",
+        b"<a href='https://x.example/&amp;'>x</a>\r\n",
+        b"\xff\xfe\x00\r\n",
+    ]
+)
 
 
 @settings(max_examples=300, deadline=None)

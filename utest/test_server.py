@@ -9,10 +9,9 @@ import threading
 import time
 
 import pytest
+from helpers import send
 
 from SMTPMockLibrary import MockSMTPServer, ServerError
-
-from helpers import send
 
 
 def test_classic_recipe_works_as_written():
@@ -23,7 +22,7 @@ def test_classic_recipe_works_as_written():
         client.sendmail(
             fromaddr,
             toaddrs,
-            "From: %s\r\nTo: %s\r\n\r\n%s"
+            "From: %s\r\nTo: %s\r\n\r\n%s"  # noqa: UP031 - the recipe as written
             % (fromaddr, ", ".join(toaddrs), "test message content"),
         )
         client.quit()
@@ -64,12 +63,12 @@ def test_invalid_port_names_what_is_allowed(port):
 
 
 def test_unknown_host_is_a_clear_error():
-    with pytest.raises(ServerError, match="unknown host 'no-such-host.invalid'"):
+    with pytest.raises(ServerError, match=r"unknown host 'no-such-host\.invalid'"):
         MockSMTPServer("no-such-host.invalid")
 
 
 def test_unavailable_address_is_a_clear_error():
-    with pytest.raises(ServerError, match="192.0.2.1:.*no such address"):
+    with pytest.raises(ServerError, match=r"192\.0\.2\.1:.*no such address"):
         MockSMTPServer("192.0.2.1")
 
 
@@ -192,9 +191,11 @@ def test_a_handler_error_is_recorded_and_answered_not_swallowed(server):
         raise RuntimeError("boom")
 
     server.messages.add = explode  # the store fails on the server thread
-    with smtplib.SMTP("127.0.0.1", server.port) as client:
-        with pytest.raises(smtplib.SMTPDataError) as error:
-            client.sendmail("a@example.com", ["b@example.com"], b"Subject: x\r\n\r\nx\r\n")
+    with (
+        smtplib.SMTP("127.0.0.1", server.port) as client,
+        pytest.raises(smtplib.SMTPDataError) as error,
+    ):
+        client.sendmail("a@example.com", ["b@example.com"], b"Subject: x\r\n\r\nx\r\n")
     assert error.value.smtp_code == 451
     assert [repr(e) for e in server.errors] == ["RuntimeError('boom')"]
     # and the server keeps serving

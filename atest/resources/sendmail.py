@@ -37,7 +37,9 @@ def build_message(args: argparse.Namespace) -> bytes:
         content_type = mimetypes.guess_type(path)[0] or "application/octet-stream"
         maintype, subtype = content_type.split("/")
         message.add_attachment(
-            Path(path).read_bytes(), maintype=maintype, subtype=subtype,
+            Path(path).read_bytes(),
+            maintype=maintype,
+            subtype=subtype,
             filename=Path(path).name,
         )
     return message.as_bytes(policy=message.policy.clone(linesep="\r\n"))
@@ -60,7 +62,9 @@ def main() -> int:
     parser.add_argument("--attach", action="append", default=[])
     parser.add_argument("--raw")
     parser.add_argument("--count", type=int, default=1)
-    parser.add_argument("--tls", choices=["none", "starttls", "implicit"], default="none")
+    parser.add_argument(
+        "--tls", choices=["none", "starttls", "implicit"], default="none"
+    )
     parser.add_argument("--cafile")
     parser.add_argument("--user")
     parser.add_argument("--password")
@@ -76,7 +80,9 @@ def main() -> int:
     options = ["SMTPUTF8"] if args.smtputf8 else []
     try:
         if args.tls == "implicit":
-            client = smtplib.SMTP_SSL(args.host, args.port, timeout=args.timeout, context=context)
+            client = smtplib.SMTP_SSL(
+                args.host, args.port, timeout=args.timeout, context=context
+            )
         else:
             client = smtplib.SMTP(args.host, args.port, timeout=args.timeout)
         with client:
@@ -85,7 +91,9 @@ def main() -> int:
             if args.user:
                 client.login(args.user, args.password or "")
             for _ in range(args.count):
-                refused = client.sendmail(args.sender, recipients, content, mail_options=options)
+                refused = client.sendmail(
+                    args.sender, recipients, content, mail_options=options
+                )
                 print(f"sent; refused recipients: {refused}" if refused else "sent")
     except (smtplib.SMTPException, OSError) as error:
         print(f"{type(error).__name__}: {error}")

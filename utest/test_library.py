@@ -1,0 +1,158 @@
+"""The keyword library as Robot Framework and libdoc see it."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from robot.libdoc import LibraryDocumentation
+
+from SMTPMockLibrary import SMTPMockLibrary
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "docs"))
+import generate  # noqa: E402
+
+LIBRARY = LibraryDocumentation("SMTPMockLibrary")
+KEYWORDS = {kw.name: kw for kw in LIBRARY.keywords}
+
+
+@pytest.mark.parametrize("name", sorted(KEYWORDS))
+def test_every_keyword_is_documented_with_an_example(name):
+    doc = KEYWORDS[name].doc
+    assert len(doc.splitlines()[0]) > 20, f"'{name}' has no real first line"
+    assert any(line.lstrip().startswith("| ") for line in doc.splitlines()), (
+        f"'{name}' has no example table"
+    )
+
+
+def test_introduction_has_the_sections_users_need():
+    for section in (
+        "%TOC%",
+        "= Quick start =",
+        "= Waiting for mail =",
+        "= Filters =",
+        "= TLS and AUTH =",
+        "= Fault injection =",
+        "= Parallel runs =",
+    ):
+        assert section in LIBRARY.doc
+    assert LIBRARY.inits[0].doc
+
+
+def test_keyword_names_follow_robot_conventions():
+    for name in KEYWORDS:
+        first = name.split()[0]
+        assert first in {
+            "Start",
+            "Stop",
+            "Get",
+            "Set",
+            "Reset",
+            "Add",
+            "Wait",
+            "Log",
+            "Save",
+            "Reply",
+            "Disconnect",
+            "Delay",
+            "Clear",
+            "Received",
+            "Message",
+        }, name
+        if first in {"Received", "Message"}:
+            assert " Should " in f" {name} ", name
+
+
+def test_committed_docs_are_up_to_date():
+    assert generate.stale_files() == [], "run: python docs/generate.py"
+
+
+def test_importing_the_library_opens_no_socket():
+    threads = threading.active_count()
+    library = SMTPMockLibrary(port=2525)
+    assert library._server is None
+    assert threading.active_count() == threads
+
+
+def test_robot_test_timeout_interrupts_a_long_wait(tmp_path):
+    suite = tmp_path / "timeout.robot"
+    suite.write_text(
+        "*** Settings ***\nLibrary    SMTPMockLibrary\n"
+        "*** Test Cases ***\nTimeout\n    [Timeout]    1 s\n"
+        "    Start Mock SMTP Server\n    Wait Until Message Is Received    timeout=1 min\n"
+        "    [Teardown]    Stop Mock SMTP Server\n",
+        encoding="utf-8",
+    )
+    started = time.monotonic()
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "robot",
+            "--output",
+            "NONE",
+            "--log",
+            "NONE",
+            "--report",
+            "NONE",
+            str(suite),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert "Test timeout 1 second exceeded." in run.stdout
+    assert time.monotonic() - started < 20
+
+
+def test_a_forgotten_server_is_stopped_when_the_suite_ends(tmp_path):
+    suite = tmp_path / "forgotten.robot"
+    suite.write_text(
+        "*** Settings ***\nLibrary    SMTPMockLibrary\n"
+        "*** Test Cases ***\nForget\n    ${port}=    Start Mock SMTP Server\n"
+        "    Set Global Variable    ${LEFT}    ${port}\n",
+        encoding="utf-8",
+    )
+    listener = tmp_path / "Check.py"
+    listener.write_text(
+        "import socket\n"
+        "from robot.libraries.BuiltIn import BuiltIn\n"
+        "ROBOT_LISTENER_API_VERSION = 3\n"
+        "def close():\n"
+        "    pass\n"
+        "def end_suite(data, result):\n"
+        "    global port\n"
+        "    port = BuiltIn().get_variable_value('${LEFT}')\n"
+        "def output_file(path):\n"
+        "    try:\n"
+        "        socket.create_connection(('127.0.0.1', int(port)), timeout=2).close()\n"
+        "        print('STILL LISTENING')\n"
+        "    except OSError:\n"
+        "        print('PORT CLOSED')\n",
+        encoding="utf-8",
+    )
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "robot",
+            "--listener",
+            str(listener),
+            "--log",
+            "NONE",
+            "--report",
+            "NONE",
+            "--outputdir",
+            str(tmp_path),
+            str(suite),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert "PORT CLOSED" in run.stdout, run.stdout
