@@ -7,7 +7,6 @@ Library           SMTPMockLibrary
 Resource          shop.resource
 
 Suite Setup       Start Mail Server
-    [Documentation]    Starts the mock server on a free port, shared by the suite as ${PORT}.
 Suite Teardown    Stop Mock SMTP Server
 Test Setup        Reset Mock Server
 
