@@ -793,19 +793,31 @@ class SMTPMockLibrary:
         logger.info(rejections_text(rejections) or "No rejected commands.")
         return rejections
 
-    @keyword(name="Log SMTP Transcript")
-    def log_smtp_transcript(self, lines: int = 200) -> None:
-        """Logs the last ``lines`` lines of the SMTP conversations.
+    @keyword("Get SMTP Transcript")
+    def get_smtp_transcript(self, lines: int = 200) -> list[str]:
+        """Returns the last ``lines`` lines of the SMTP conversations, oldest first.
 
-        ``>>`` marks what clients sent, ``<<`` the server's replies. Passwords
-        are never recorded.
+        Each line has the time, the client's address, ``>>`` for what the
+        client sent or ``<<`` for the server's reply, and the text. Passwords
+        are never recorded: ``AUTH`` shows only the mechanism.
 
-        | Log SMTP Transcript
+        | ${transcript} =    Get SMTP Transcript
+        | Should Contain    ${transcript}[-1]    221 Bye
         """
         if lines < 1:
             raise ConfigurationError(f"'lines' must be a positive number, got {lines}.")
-        transcript = [str(line) for line in self._server_or_fail().transcript[-lines:]]
-        logger.info(transcript_html(transcript), html=True)
+        return [str(line) for line in self._server_or_fail().transcript[-lines:]]
+
+    @keyword("Log SMTP Transcript")
+    def log_smtp_transcript(self, lines: int = 200) -> None:
+        """Logs the last ``lines`` lines of the SMTP conversations.
+
+        See `Get SMTP Transcript` for the format. Use it when a client
+        misbehaves: the log shows exactly what it sent and what it was told.
+
+        | Log SMTP Transcript
+        """
+        logger.info(transcript_html(self.get_smtp_transcript(lines)), html=True)
 
     # ------------------------------------------------- listener (not keywords)
 
