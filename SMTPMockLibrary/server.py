@@ -21,7 +21,7 @@ from .tls import ServerTLS, server_tls, validate_tls_mode
 
 DEFAULT_MAX_MESSAGE_SIZE = 32 * 1024 * 1024
 STOP_TIMEOUT = 5.0
-EVENT_LOOPS = ("auto", "asyncio", "uvloop")
+EVENT_LOOPS = ("asyncio", "uvloop")
 
 
 class MockSMTPServer:
@@ -51,7 +51,7 @@ class MockSMTPServer:
         auth_require_tls: bool | None = None,
         max_message_size: int | None = DEFAULT_MAX_MESSAGE_SIZE,
         hostname: str | None = None,
-        event_loop: str = "auto",
+        event_loop: str = "asyncio",
         autostart: bool = True,
     ):
         self.host = host
@@ -112,7 +112,7 @@ class MockSMTPServer:
             self._port = sockets[0].getsockname()[1]
             if self.tls != "none":
                 self._tls = server_tls(self.host, self.certfile, self.keyfile)
-            self._loop = _new_event_loop(self.event_loop, self.tls)
+            self._loop = _new_event_loop(self.event_loop)
             self._loop.set_exception_handler(self._record_loop_error)
             self._server = self._loop.run_until_complete(self._listen(sockets))
         except BaseException:
@@ -270,19 +270,16 @@ class MockSMTPServer:
         for session in list(self._state.sessions):
             if isinstance(session.transport, asyncio.Transport):
                 session.transport.abort()
-        await asyncio.sleep(0)
+        # Closing transports completes in later loop iterations (uvloop's too).
+        for _ in range(3):
+            await asyncio.sleep(0)
         await self._server.wait_closed()
 
     def _close_loop(self) -> None:
         loop, self._loop, self._server = self._loop, None, None
         if loop is None or loop.is_closed():
             return
-        tasks = asyncio.all_tasks(loop)
-        for task in tasks:
-            task.cancel()
-        if tasks:
-            loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
-        loop.run_until_complete(loop.shutdown_asyncgens())
+        loop.run_until_complete(_finish_tasks(loop))
         loop.close()
 
     def _record_loop_error(
@@ -292,6 +289,17 @@ class MockSMTPServer:
         if isinstance(error, (ConnectionError, asyncio.CancelledError)):
             return  # clients hanging up are normal life, not server errors
         self._state.errors.append(error or RuntimeError(context.get("message", "?")))
+
+
+async def _finish_tasks(loop: asyncio.AbstractEventLoop) -> None:
+    """Cancel what still runs (sessions of a stopped server) and let it end."""
+    tasks = [t for t in asyncio.all_tasks(loop) if t is not asyncio.current_task()]
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    await loop.shutdown_asyncgens()
+    for _ in range(3):  # transports finish closing in the next iterations
+        await asyncio.sleep(0)
 
 
 class _ServerGroup:
@@ -368,7 +376,19 @@ def bind_sockets(host: str, port: int) -> list[socket.socket]:
 
 
 def _bind(family: int, address: str, port: int) -> socket.socket:
-    return socket.create_server((address, port), family=family, backlog=128)
+    # proto=IPPROTO_TCP matters: asyncio sets TCP_NODELAY only on sockets that
+    # say they are TCP, and without it Nagle's algorithm stalls every reply.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if family == socket.AF_INET6:
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        sock.bind((address, port))
+        sock.listen(128)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
 
 
 def _bind_error(
@@ -401,15 +421,13 @@ def _validate_event_loop(event_loop: str) -> str:
     return event_loop
 
 
-def _new_event_loop(kind: str, tls: str) -> asyncio.AbstractEventLoop:
-    if kind in ("auto", "uvloop"):
+def _new_event_loop(kind: str) -> asyncio.AbstractEventLoop:
+    if kind == "uvloop":
         try:
             import uvloop
         except ImportError:
-            if kind == "uvloop":
-                raise ServerError(
-                    "event_loop=uvloop needs uvloop: pip install SMTPMockLibrary[fast]"
-                ) from None
-        else:
-            return uvloop.new_event_loop()
+            raise ServerError(
+                "event_loop=uvloop needs uvloop: pip install SMTPMockLibrary[fast]"
+            ) from None
+        return uvloop.new_event_loop()
     return asyncio.new_event_loop()

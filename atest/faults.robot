@@ -35,9 +35,9 @@ Reply To Sender
 
 Reply To Data The Chosen Number Of Times
     Reply To Data    451 4.3.0 Try again later    times=2
-    FOR    ${attempt}    IN RANGE    2
+    FOR    ${attempt}    IN RANGE    1    3
         ${output}=    Send Mail Expecting Failure    --to    alice@example.com
-        Should Contain    ${output}    SMTPDataError: (451, b'4.3.0 Try again later')
+        Should Contain    ${output}    SMTPDataError: (451, b'4.3.0 Try again later')    msg=Attempt ${attempt}
     END
     Send Mail    --to    alice@example.com
     Received Message Count Should Be    1
