@@ -149,6 +149,22 @@ class Mailbox:
 
         return self._wait_until(find, timeout)
 
+    def wait_for_arrivals(
+        self, after_sequence: int, timeout: float
+    ) -> list[ReceivedMessage]:
+        """Messages stored after ``after_sequence``, waiting up to ``timeout`` for one.
+
+        Claims nothing: it is for watching the mailbox, not for tests' waits.
+        """
+
+        def newer(
+            new: list[ReceivedMessage], reset: bool
+        ) -> list[ReceivedMessage] | None:
+            arrived = [m for m in new if m.sequence > after_sequence]
+            return arrived or None
+
+        return self._wait_until(newer, timeout) or []
+
     def wait_for_count(
         self, expected: int, message_filter: MessageFilter, timeout: float
     ) -> bool:

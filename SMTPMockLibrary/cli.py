@@ -1,0 +1,222 @@
+"""``smtpmock``: the mock server in the foreground, for manual testing and as a mail catcher.
+
+smtpmock                         # 127.0.0.1:1025, one line per message
+smtpmock --port 2525 --save-dir mail/ --json
+smtpmock --tls starttls --users alice:s3cret --auth-required
+smtpmock --remote 8270           # also serve the keywords to Robot's Remote library
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Any, TextIO
+
+from .errors import ConfigurationError, ServerError
+from .files import save_messages
+from .message import ReceivedMessage
+from .server import DEFAULT_MAX_MESSAGE_SIZE, MockSMTPServer
+from .tls import TLS_MODES
+from .version import __version__
+
+
+def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="smtpmock",
+        description="Run the SMTPMockLibrary server in the foreground. Ctrl-C stops it.",
+    )
+    parser.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to bind (default 127.0.0.1: this machine only)",
+    )
+    parser.add_argument(
+        "--port", type=int, default=1025, help="port (default 1025, 0: free)"
+    )
+    parser.add_argument("--tls", choices=TLS_MODES, default="none")
+    parser.add_argument(
+        "--require-tls", action="store_true", help="refuse MAIL before STARTTLS"
+    )
+    parser.add_argument(
+        "--certfile", help="your certificate (default: a generated one)"
+    )
+    parser.add_argument("--keyfile", help="the key of --certfile")
+    parser.add_argument("--users", help="users for AUTH: alice:s3cret,bob:pw")
+    parser.add_argument(
+        "--auth-required",
+        action="store_true",
+        help="refuse mail before a successful AUTH",
+    )
+    parser.add_argument(
+        "--max-size",
+        type=int,
+        default=DEFAULT_MAX_MESSAGE_SIZE,
+        help="largest message in bytes (0: no limit)",
+    )
+    parser.add_argument("--save-dir", type=Path, help="save every message here as .eml")
+    output = parser.add_mutually_exclusive_group()
+    output.add_argument(
+        "--quiet", action="store_true", help="print nothing per message"
+    )
+    output.add_argument(
+        "--json", action="store_true", help="one JSON object per message, for machines"
+    )
+    parser.add_argument(
+        "--remote",
+        type=int,
+        metavar="PORT",
+        help="also serve the keywords to Robot's Remote library on PORT",
+    )
+    parser.add_argument(
+        "--remote-host",
+        default="127.0.0.1",
+        help="address for --remote (default 127.0.0.1). Anyone who can "
+        "reach it can read every message and control the server.",
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"smtpmock {__version__}"
+    )
+    return parser.parse_args(argv)
+
+
+def message_line(message: ReceivedMessage) -> str:
+    recipients = ", ".join(message.recipients)
+    return (
+        f"{message.received_at:%H:%M:%S}  #{message.sequence}  {message.sender or '<>'} -> "
+        f"{recipients}  {message.subject!r}  {message.size:,} bytes"
+    )
+
+
+def message_json(message: ReceivedMessage, saved: str | None) -> str:
+    return json.dumps(
+        {
+            "event": "message",
+            "sequence": message.sequence,
+            "received_at": message.received_at.isoformat(),
+            "sender": message.sender,
+            "recipients": message.recipients,
+            "subject": message.subject,
+            "size": message.size,
+            "peer": list(message.peer) if message.peer else None,
+            "tls": message.tls,
+            "auth_user": message.auth_user,
+            "saved": saved,
+        },
+        ensure_ascii=False,
+    )
+
+
+def serve(args: argparse.Namespace, out: TextIO, stop: threading.Event) -> None:
+    server = MockSMTPServer(
+        args.host,
+        args.port,
+        tls=args.tls,
+        require_tls=args.require_tls,
+        certfile=args.certfile,
+        keyfile=args.keyfile,
+        auth_required=args.auth_required,
+        users=args.users,
+        max_message_size=args.max_size,
+    )
+    remote = start_remote(server, args) if args.remote is not None else None
+    try:
+        if args.json:
+            print(
+                json.dumps(
+                    {
+                        "event": "started",
+                        "host": server.host,
+                        "port": server.port,
+                        "tls": server.tls,
+                        "ca_file": server.ca_file,
+                        "remote_port": remote.server_port
+                        if remote is not None
+                        else None,
+                    }
+                ),
+                file=out,
+                flush=True,
+            )
+        else:
+            print(
+                f"smtpmock {__version__} listening on {server._address} "
+                f"(TLS: {server.tls}). Ctrl-C stops it.",
+                file=out,
+                flush=True,
+            )
+            if server.ca_file:
+                print(f"CA certificate: {server.ca_file}", file=out, flush=True)
+            if remote is not None:
+                print(
+                    f"Remote library: http://{args.remote_host}:{remote.server_port}",
+                    file=out,
+                    flush=True,
+                )
+        last = 0
+        while not stop.is_set():
+            for message in server.messages.wait_for_arrivals(last, timeout=0.2):
+                last = message.sequence
+                saved = (
+                    save_messages([message], args.save_dir)[0]
+                    if args.save_dir
+                    else None
+                )
+                if args.json:
+                    print(message_json(message, saved), file=out, flush=True)
+                elif not args.quiet:
+                    print(message_line(message), file=out, flush=True)
+    finally:
+        if remote is not None:
+            remote.stop()
+        server.stop()
+        stored = server.messages.last_sequence
+        if args.json:
+            print(
+                json.dumps({"event": "stopped", "messages": stored}),
+                file=out,
+                flush=True,
+            )
+        else:
+            print(f"Stopped after {stored} message(s).", file=out, flush=True)
+
+
+def start_remote(server: MockSMTPServer, args: argparse.Namespace) -> Any:
+    from robotremoteserver import RobotRemoteServer
+
+    from .library import SMTPMockLibrary
+    from .remote import RemoteSMTPMockLibrary
+
+    library = SMTPMockLibrary(host=args.host, port=0)
+    library._server = server
+    remote = RobotRemoteServer(
+        RemoteSMTPMockLibrary(library),
+        host=args.remote_host,
+        port=args.remote,
+        serve=False,
+        allow_remote_stop=False,
+    )
+    remote.activate()  # binds the port now, so that it can be printed
+    threading.Thread(target=remote.serve, kwargs={"log": False}, daemon=True).start()
+    return remote
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_arguments(argv)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        serve(args, sys.stdout, stop)
+    except KeyboardInterrupt:
+        return 0
+    except (ConfigurationError, ServerError) as error:
+        print(f"smtpmock: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

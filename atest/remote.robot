@@ -1,0 +1,60 @@
+*** Settings ***
+Documentation       The keywords through Robot Framework's Remote library interface, served by
+...                 ``smtpmock --remote`` in another process, as when the mock runs on another host.
+
+Library             OperatingSystem
+Library             Process
+Resource            resources/common.resource
+
+Suite Setup         Start Remote Mock
+Suite Teardown      Terminate All Processes
+
+
+*** Test Cases ***
+Messages Cross The Remote Interface As Dictionaries
+    Mock.Reset Mock Server
+    Send Mail    --to    alice@example.com    --subject    Over the wire    --text    Hello remote
+    ...    port=${SMTP_PORT}
+    ${msg}=    Mock.Wait Until Message Is Received    recipient=alice@example.com    timeout=10 s
+    Should Be Equal    ${msg.subject}    Over the wire
+    Should Be Equal    ${msg.recipients}    ${{ ['alice@example.com'] }}
+    Should Be Equal    ${msg.text}    Hello remote\n
+    Mock.Received Message Count Should Be    1    recipient=alice@example.com
+    Mock.Message Body Should Contain    ${msg}    Hello remote
+    ${links}=    Mock.Get Links From Message    ${msg}
+    Should Be Empty    ${links}
+
+Remote Failures Explain Themselves
+    Mock.Reset Mock Server
+    Run Keyword And Expect Error    Expected 1 message (no filter), but received 0.\nThe mailbox is empty.
+    ...    Mock.Received Message Count Should Be    1
+    Run Keyword And Expect Error    No new message (subject=never) was received in 200 milliseconds.*
+    ...    Mock.Wait Until Message Is Received    subject=never    timeout=0.2 s
+
+Fault Rules Set Remotely
+    Mock.Reset Mock Server
+    Mock.Reply To Data    451 4.3.0 Later    times=1
+    Send Mail Expecting Failure    --to    bob@example.com    port=${SMTP_PORT}
+    Send Mail    --to    bob@example.com    port=${SMTP_PORT}
+    ${rejected}=    Mock.Get Rejected Commands
+    Should Be Equal    ${rejected[0].reply}    451 4.3.0 Later
+
+
+*** Keywords ***
+Start Remote Mock
+    [Documentation]    Starts ``smtpmock --remote`` and imports its keywords as ``Mock``.
+    ${output}=    Set Variable    ${TEMPDIR}/smtpmock-remote-${{ __import__('os').getpid() }}.out
+    Start Process    python    -m    SMTPMockLibrary    --port    0    --remote    0
+    ...    stdout=${output}    stderr=STDOUT
+    Wait Until Keyword Succeeds    20 s    0.2 s    File Should Contain Remote Url    ${output}
+    ${text}=    Get File    ${output}
+    ${smtp}=    Should Match Regexp    ${text}    listening on 127.0.0.1:(\\d+)
+    ${url}=    Should Match Regexp    ${text}    Remote library: (http://\\S+)
+    VAR    ${SMTP_PORT}    ${smtp}[1]    scope=SUITE
+    Import Library    Remote    ${url}[1]    AS    Mock
+
+File Should Contain Remote Url
+    [Documentation]    Fails until smtpmock has printed where its Remote library listens.
+    [Arguments]    ${path}
+    ${text}=    Get File    ${path}
+    Should Contain    ${text}    Remote library:

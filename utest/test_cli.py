@@ -1,0 +1,110 @@
+"""The smtpmock command, run as a real process."""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from helpers import compose, send
+
+
+def start(*arguments: str) -> tuple[subprocess.Popen, str]:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "SMTPMockLibrary", "--port", "0", *arguments],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert process.stdout is not None
+    return process, process.stdout.readline()
+
+
+def port_of(first_line: str) -> int:
+    match = re.search(r"listening on 127\.0\.0\.1:(\d+)", first_line)
+    assert match, first_line
+    return int(match.group(1))
+
+
+@pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT])
+def test_prints_a_line_per_message_saves_them_and_stops_cleanly(tmp_path, stop_signal):
+    process, first = start("--save-dir", str(tmp_path))
+    port = port_of(first)
+    send(port, compose(subject="Hello CLI"), recipients=["alice@example.com"])
+    line = process.stdout.readline()
+    assert re.match(
+        r"\d\d:\d\d:\d\d  #1  app@example.com -> alice@example.com  'Hello CLI'  "
+        r"[\d,]+ bytes$",
+        line.strip(),
+    ), line
+    process.send_signal(stop_signal)
+    rest, _ = process.communicate(timeout=10)
+    assert process.returncode == 0
+    assert "Stopped after 1 message(s)." in rest
+    (saved,) = tmp_path.iterdir()
+    assert saved.name == "0001-Hello CLI.eml"
+    assert b"Subject: Hello CLI" in saved.read_bytes()
+
+
+def test_json_output_is_one_object_per_line(tmp_path):
+    process, first = start("--json", "--save-dir", str(tmp_path))
+    started = json.loads(first)
+    assert started["event"] == "started"
+    send(started["port"], compose(subject="Für JSON"), recipients=["b@example.com"])
+    record = json.loads(process.stdout.readline())
+    process.terminate()
+    rest, _ = process.communicate(timeout=10)
+    assert record["event"] == "message"
+    assert record["subject"] == "Für JSON"
+    assert record["recipients"] == ["b@example.com"]
+    assert record["sequence"] == 1
+    assert Path(record["saved"]).parent == tmp_path
+    assert json.loads(rest) == {"event": "stopped", "messages": 1}
+
+
+def test_quiet_prints_no_message_lines():
+    process, first = start("--quiet")
+    send(port_of(first))
+    process.terminate()
+    rest, _ = process.communicate(timeout=10)
+    assert "#1" not in rest
+    assert "Stopped after 1 message(s)." in rest
+
+
+def test_tls_prints_the_ca_file():
+    process, _ = start("--tls", "starttls")
+    ca_line = process.stdout.readline()
+    process.terminate()
+    process.communicate(timeout=10)
+    assert ca_line.startswith("CA certificate: ") and ca_line.strip().endswith("ca.pem")
+
+
+def test_a_bad_argument_is_one_clear_line():
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "SMTPMockLibrary",
+            "--port",
+            "0",
+            "--users",
+            "nopassword",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert run.returncode == 2
+    assert run.stderr.strip() == (
+        "smtpmock: Invalid user entry 'nopassword': expected 'user:password', several "
+        "separated by commas."
+    )
+
+
+def test_the_smtpmock_console_script_is_installed():
+    run = subprocess.run(["smtpmock", "--version"], capture_output=True, text=True)
+    assert run.stdout.startswith("smtpmock ")
