@@ -79,9 +79,14 @@ class MessageFilter:
                 f"{', '.join(ALLOWED_FILTERS)}."
             )
         self._tests = [self._compile(n, str(v)) for n, v in self.filters.items()]
+        tests = self._tests
+        self.test: Callable[[ReceivedMessage], bool] = (
+            tests[0] if len(tests) == 1 else lambda m: all(t(m) for t in tests)
+        )
+        """The filter as one function: the fastest way to apply it to many messages."""
 
     def __call__(self, message: ReceivedMessage) -> bool:
-        return all(test(message) for test in self._tests)
+        return self.test(message)
 
     def __bool__(self) -> bool:
         return bool(self._tests)
@@ -101,6 +106,9 @@ class MessageFilter:
         if name in ("sender", "from_address"):
             pattern = _Pattern.parse(name, value, plain="address")
             return lambda m: pattern.test(getattr(m, name))
+        if name == "recipient" and not value.startswith(("regexp:", "glob:")):
+            address = value.strip().strip("<>").lower()
+            return lambda m: address in m.recipients_lowercase
         if name in ("recipient", "to", "cc"):
             pattern = _Pattern.parse(name, value, plain="address")
             attribute = "recipients" if name == "recipient" else name

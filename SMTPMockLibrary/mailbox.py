@@ -101,7 +101,8 @@ class Mailbox:
         messages = self.snapshot()
         if not message_filter:
             return messages
-        return [m for m in messages if message_filter(m)]
+        test = message_filter.test
+        return [m for m in messages if test(m)]
 
     def count(self, message_filter: MessageFilter | None = None) -> int:
         if not message_filter:

@@ -103,6 +103,8 @@ class ReceivedMessage:
         self.raw = raw
         self.sender = sender
         self.recipients = recipients
+        # For the recipient filter, which scans whole mailboxes.
+        self.recipients_lowercase = frozenset([r.lower() for r in recipients])
         self.peer = peer
         self.helo = helo
         self.received_at = received_at or datetime.now()

@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import re
+import time
 import threading
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -57,7 +59,7 @@ class ServerState:
     faults: FaultRules
     users: dict[str, str]
     auth_required: bool
-    transcript: deque[TranscriptLine] = field(
+    transcript: deque[tuple[float, tuple[str, int] | None, str, str]] = field(
         default_factory=lambda: deque(maxlen=2000)
     )
     sessions: set[MockSMTP] = field(default_factory=set)
@@ -90,10 +92,6 @@ class MockSMTP(SMTP):
         self.state = handler.state
         self._command = ""
         self._argument = ""
-        self._smtp_methods = {
-            name: self._recorded(name, method)
-            for name, method in self._smtp_methods.items()
-        }
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
@@ -125,33 +123,56 @@ class MockSMTP(SMTP):
         # connection_lost() cancels this session's task, which ends this wait.
         await asyncio.sleep(3600)
 
+    def _getaddr(self, arg: str) -> tuple[str | None, str | None]:
+        # aiosmtpd parses every address with the full RFC 5322 header parser,
+        # the costliest step of a message. Plain <local@domain> addresses give
+        # the same result from a regular expression; anything else goes the
+        # full way.
+        match = _PLAIN_ADDRESS.match(arg)
+        if match and not self.local_part_limit:
+            return match.group(1), match.group(2)
+        return super()._getaddr(arg)
+
     @property
     def _peer(self) -> tuple[str, int] | None:
         return self.session.peer if self.session else None  # type: ignore[return-value]
 
     def _record(self, direction: str, line: str) -> None:
-        self.state.transcript.append(
-            TranscriptLine(datetime.now(), self._peer, direction, line)
-        )
+        # A plain tuple: formatting waits until someone reads the transcript.
+        self.state.transcript.append((time.time(), self._peer, direction, line))
 
-    def _recorded(
-        self, command: str, method: Callable[[str], Awaitable[None]]
-    ) -> Callable[[str], Awaitable[None]]:
+    async def _before_command(self, command: str, argument: str | None) -> None:
+        self._command, self._argument = command, _loggable(command, argument)
+        self._record(">>", f"{command} {self._argument}".rstrip())
         faults = self.state.faults
+        if faults:
+            delay = faults.take_delay(command)
+            if delay:
+                await asyncio.sleep(delay)
+            if faults.take_disconnect(command):
+                await self.drop_connection(command, self._argument)
 
-        @functools.wraps(method)
-        async def run(argument: str) -> None:
-            self._command, self._argument = command, _loggable(command, argument)
-            self._record(">>", f"{command} {self._argument}".rstrip())
-            if faults:
-                delay = faults.take_delay(command)
-                if delay:
-                    await asyncio.sleep(delay)
-                if faults.take_disconnect(command):
-                    await self.drop_connection(command, self._argument)
-            await method(argument)
 
-        return run
+_ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_PLAIN_ADDRESS = re.compile(
+    rf"\s*<({_ATEXT}(?:\.{_ATEXT})*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*)>\s*(.*)\Z", re.S
+)
+
+
+def _recording(command: str, method: Callable[..., Awaitable[None]]) -> Callable:
+    @functools.wraps(method)
+    async def smtp_command(self: MockSMTP, argument: str | None) -> None:
+        await self._before_command(command, argument)
+        await method(self, argument)
+
+    return smtp_command
+
+
+# Every smtp_* command of aiosmtpd, wrapped once for the class rather than per
+# session: aiosmtpd collects them by name when a session starts.
+for _name in dir(SMTP):
+    if _name.startswith("smtp_"):
+        setattr(MockSMTP, _name, _recording(_name[5:], getattr(SMTP, _name)))
 
 
 def _loggable(command: str, argument: str | None) -> str:

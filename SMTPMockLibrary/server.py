@@ -9,6 +9,7 @@ import re
 import socket
 import threading
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from .errors import ConfigurationError, ServerError
@@ -201,7 +202,11 @@ class MockSMTPServer:
 
     @property
     def transcript(self) -> list[TranscriptLine]:
-        return list(self._state.transcript)
+        """The recent lines of the SMTP conversations, oldest first (at most 2000)."""
+        return [
+            TranscriptLine(datetime.fromtimestamp(at), peer, direction, line)
+            for at, peer, direction, line in list(self._state.transcript)
+        ]
 
     @property
     def errors(self) -> list[BaseException]:

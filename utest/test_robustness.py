@@ -368,3 +368,28 @@ def test_fault_and_filter_argument_errors(server, call, message):
     with pytest.raises(ConfigurationError) as error:
         call(server)
     assert message in str(error.value)
+
+
+ADDRESS_PIECES = st.text(
+    st.sampled_from(list('ab.@<> \t-+=_"()[]:,;\\1é')), max_size=24
+)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(ADDRESS_PIECES)
+def test_the_fast_address_path_agrees_with_aiosmtpd(argument):
+    import asyncio
+
+    from aiosmtpd.smtp import SMTP
+
+    from SMTPMockLibrary.protocol import _PLAIN_ADDRESS
+
+    fast = _PLAIN_ADDRESS.match(argument)
+    if not fast:
+        return  # aiosmtpd's own parser handles it
+    loop = asyncio.new_event_loop()
+    try:
+        reference = SMTP(object(), hostname="x", loop=loop)._getaddr(argument)
+    finally:
+        loop.close()
+    assert (fast.group(1), fast.group(2)) == reference
