@@ -11,8 +11,8 @@ import asyncio
 import functools
 import logging
 import re
-import time
 import threading
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
