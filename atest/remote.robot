@@ -1,13 +1,13 @@
 *** Settings ***
-Documentation       The keywords through Robot Framework's Remote library interface, served by
-...                 ``smtpmock --remote`` in another process, as when the mock runs on another host.
+Documentation     The keywords through Robot Framework's Remote library interface, served by
+...               ``smtpmock --remote`` in another process, as when the mock runs on another host.
 
-Library             OperatingSystem
-Library             Process
-Resource            resources/common.resource
+Library           OperatingSystem
+Library           Process
+Resource          resources/common.resource
 
-Suite Setup         Start Remote Mock
-Suite Teardown      Terminate All Processes
+Suite Setup       Start Remote Mock
+Suite Teardown    Terminate All Processes
 
 
 *** Test Cases ***
@@ -43,7 +43,7 @@ Fault Rules Set Remotely
 *** Keywords ***
 Start Remote Mock
     [Documentation]    Starts ``smtpmock --remote`` and imports its keywords as ``Mock``.
-    ${output}=    Set Variable    ${TEMPDIR}/smtpmock-remote-${{ __import__('os').getpid() }}.out
+    VAR    ${output}    ${TEMPDIR}/smtpmock-remote-${{ __import__('os').getpid() }}.out
     Start Process    python    -m    SMTPMockLibrary    --port    0    --remote    0
     ...    stdout=${output}    stderr=STDOUT
     Wait Until Keyword Succeeds    20 s    0.2 s    File Should Contain Remote Url    ${output}
