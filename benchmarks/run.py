@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import json
 import os
 import platform
-import resource
 import smtplib
 import socket
 import statistics
@@ -20,6 +18,7 @@ import subprocess
 import sys
 import threading
 import time
+import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
 
@@ -197,60 +196,59 @@ def mailbox_scale(sizes: list[int]) -> list[tuple[int, float, float]]:
     return rows
 
 
-def rss_kb() -> int:
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
-
-
 def memory_per_message(count: int) -> float:
-    gc.collect()
-    before = rss_kb()
-    with MockSMTPServer() as server:
-        run = subprocess.run(
-            [
-                sys.executable,
-                str(LOADGEN),
-                str(server.port),
-                "--connections",
-                "4",
-                "--messages",
-                str(count // 4),
-            ],
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        assert json.loads(run.stdout)["sent"] == count == len(server.messages)
-        gc.collect()
-        return (rss_kb() - before) * 1024 / count
+    """Bytes of Python memory held per stored ~1 KB message (tracemalloc)."""
+    tracemalloc.start()
+    try:
+        with MockSMTPServer() as server:
+            before = tracemalloc.get_traced_memory()[0]
+            run = subprocess.run(
+                [
+                    sys.executable,
+                    str(LOADGEN),
+                    str(server.port),
+                    "--connections",
+                    "4",
+                    "--messages",
+                    str(count // 4),
+                ],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            assert json.loads(run.stdout)["sent"] == count == len(server.messages)
+            server.transcript.clear()
+            held = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    return held / count
 
 
 def big_message_peak(size_mb: int) -> tuple[float, float]:
-    """Peak resident growth while receiving one big message, in MB and x size."""
+    """Peak memory growth while receiving one big message: MB, and times its size."""
     content = b"Subject: big\r\n\r\n" + (b"y" * 998 + b"\r\n") * (
         size_mb * 1024 * 1024 // 1000
     )
-    with MockSMTPServer(max_message_size=0) as server:
-        gc.collect()
-        baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        current = rss_kb()
-        sender = subprocess.Popen(
-            [
-                sys.executable,
-                "-c",
-                "import smtplib,sys; data=sys.stdin.buffer.read();"
-                f"smtplib.SMTP('127.0.0.1', {server.port}).sendmail('a@x', ['b@x'], data)",
-            ],
-            stdin=subprocess.PIPE,
-        )
-        sender.communicate(content)
-        server.wait_for_message(timeout=60)
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    growth_mb = (max(peak, baseline) - max(current, 0)) / 1024
-    return growth_mb, growth_mb / (len(content) / 1024 / 1024)
+    tracemalloc.start()
+    try:
+        with MockSMTPServer(max_message_size=0) as server:
+            before = tracemalloc.get_traced_memory()[0]
+            tracemalloc.reset_peak()
+            sender = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-c",
+                    "import smtplib,sys; data=sys.stdin.buffer.read();"
+                    f"smtplib.SMTP('127.0.0.1', {server.port}).sendmail('a@x', ['b@x'], data)",
+                ],
+                stdin=subprocess.PIPE,
+            )
+            sender.communicate(content)
+            server.wait_for_message(timeout=60)
+            growth = tracemalloc.get_traced_memory()[1] - before
+    finally:
+        tracemalloc.stop()
+    return growth / 1024 / 1024, growth / len(content)
 
 
 def small_message_during_big_ones(count: int, size_mb: int) -> float:
@@ -288,7 +286,16 @@ def small_message_during_big_ones(count: int, size_mb: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="fewer rounds, for CI")
+    parser.add_argument(
+        "--only",
+        choices=["throughput", "startstop", "latency", "mailbox", "memory"],
+        action="append",
+        help="run only these sections (repeatable)",
+    )
     args = parser.parse_args()
+    sections = set(
+        args.only or ["throughput", "startstop", "latency", "mailbox", "memory"]
+    )
     rounds = 3 if args.quick else 5
     messages = 1600 if args.quick else 4000
 
@@ -306,6 +313,43 @@ def main() -> None:
         f"# {rounds} alternating rounds, {messages} messages of ~1 KB each, 8 connections\n"
     )
 
+    if "throughput" in sections:
+        print_throughput(loops, messages, rounds)
+    if "startstop" in sections:
+        bare_ms = start_stop_ms("bare", 20)
+        print("\n| start + stop (median ms) | value |\n|---|---|")
+        print(f"| bare aiosmtpd Controller | {bare_ms:.2f} |")
+        for loop in loops:
+            print(
+                f"| MockSMTPServer {loop} | {start_stop_ms(loop, 200 if args.quick else 500):.2f} |"
+            )
+    if "latency" in sections:
+        p50, p99 = wake_latency_ms(200 if args.quick else 500)
+        print(
+            f"\n| wake-up latency (250 to wait returning) | p50 {p50:.2f} ms | p99 {p99:.2f} ms |"
+        )
+    if "mailbox" in sections:
+        print(
+            "\n| mailbox size | 1000 x count() (ms total) | filtered query (ms) |\n|---|---|---|"
+        )
+        for size, count_ms, query_ms in mailbox_scale([1000, 10_000, 100_000]):
+            print(f"| {size:,} | {count_ms:.3f} | {query_ms:.2f} |")
+    if "memory" in sections:
+        big = 4 if args.quick else 10
+        per_message = memory_per_message(2000 if args.quick else 10_000)
+        growth_mb, factor = big_message_peak(25)
+        small = small_message_during_big_ones(big, 20)
+        print("\n| memory | value |\n|---|---|")
+        print(f"| memory held per stored 1 KB message | {per_message / 1024:.2f} KB |")
+        print(
+            f"| peak growth receiving one 25 MB message | {growth_mb:.0f} MB ({factor:.1f}x the message) |"
+        )
+        print(
+            f"| small message while {big} x 20 MB arrive | answered in {small:.3f} s |"
+        )
+
+
+def print_throughput(loops: list[str], messages: int, rounds: int) -> None:
     print(
         "| throughput (msg/s, median) | "
         + " | ".join(
@@ -326,37 +370,6 @@ def main() -> None:
             + " | ".join([f"{m:.0f}" for m in medians] + ratios)
             + " |"
         )
-
-    cycles = 200 if args.quick else 500
-    bare_ms = start_stop_ms("bare", 20)
-    print("\n| start + stop (median ms) | value |\n|---|---|")
-    print(f"| bare aiosmtpd Controller | {bare_ms:.2f} |")
-    for loop in loops:
-        print(f"| MockSMTPServer {loop} | {start_stop_ms(loop, cycles):.2f} |")
-
-    p50, p99 = wake_latency_ms(200 if args.quick else 500)
-    print(
-        f"\n| wake-up latency (250 to wait returning) | p50 {p50:.2f} ms | p99 {p99:.2f} ms |"
-    )
-
-    print(
-        "\n| mailbox size | 1000 x count() (ms total) | filtered query (ms) |\n|---|---|---|"
-    )
-    for size, count_ms, query_ms in mailbox_scale([1000, 10_000, 100_000]):
-        print(f"| {size:,} | {count_ms:.3f} | {query_ms:.2f} |")
-
-    per_message = memory_per_message(2000 if args.quick else 10_000)
-    growth_mb, factor = big_message_peak(25)
-    small = small_message_during_big_ones(4 if args.quick else 10, 20)
-    print("\n| memory | value |\n|---|---|")
-    print(f"| resident memory per stored 1 KB message | {per_message / 1024:.2f} KB |")
-    print(
-        f"| peak growth receiving one 25 MB message | {growth_mb:.0f} MB ({factor:.1f}x) |"
-    )
-    print(
-        f"| small message while {4 if args.quick else 10} x 20 MB arrive | "
-        f"answered in {small:.3f} s |"
-    )
 
 
 if __name__ == "__main__":

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import smtplib
+import subprocess
+import sys
 from email.message import EmailMessage
+from pathlib import Path
 
 
 def compose(
@@ -36,3 +39,25 @@ def send(
         if isinstance(message, EmailMessage):
             return client.send_message(message, sender, recipients)
         return client.sendmail(sender, recipients, message)
+
+
+def run_robot(suite: Path, *options: str) -> subprocess.CompletedProcess:
+    """Runs Robot Framework on ``suite`` in its own process; report and log off
+    unless ``options`` ask for them."""
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "robot",
+            "--log",
+            "NONE",
+            "--report",
+            "NONE",
+            *options,
+            str(suite),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )

@@ -106,5 +106,6 @@ def test_a_bad_argument_is_one_clear_line():
 
 
 def test_the_smtpmock_console_script_is_installed():
-    run = subprocess.run(["smtpmock", "--version"], capture_output=True, text=True)
+    script = Path(sys.executable).parent / "smtpmock"
+    run = subprocess.run([str(script), "--version"], capture_output=True, text=True)
     assert run.stdout.startswith("smtpmock ")

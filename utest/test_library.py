@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 import sys
 import threading
 import time
@@ -16,6 +15,7 @@ from SMTPMockLibrary import SMTPMockLibrary
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "docs"))
 import generate  # noqa: E402
+from helpers import run_robot  # noqa: E402
 
 LIBRARY = LibraryDocumentation("SMTPMockLibrary")
 KEYWORDS = {kw.name: kw for kw in LIBRARY.keywords}
@@ -89,23 +89,7 @@ def test_robot_test_timeout_interrupts_a_long_wait(tmp_path):
         encoding="utf-8",
     )
     started = time.monotonic()
-    run = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "robot",
-            "--output",
-            "NONE",
-            "--log",
-            "NONE",
-            "--report",
-            "NONE",
-            str(suite),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    run = run_robot(suite, "--output", "NONE")
     assert "Test timeout 1 second exceeded." in run.stdout
     assert time.monotonic() - started < 20
 
@@ -136,23 +120,5 @@ def test_a_forgotten_server_is_stopped_when_the_suite_ends(tmp_path):
         "        print('PORT CLOSED')\n",
         encoding="utf-8",
     )
-    run = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "robot",
-            "--listener",
-            str(listener),
-            "--log",
-            "NONE",
-            "--report",
-            "NONE",
-            "--outputdir",
-            str(tmp_path),
-            str(suite),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    run = run_robot(suite, "--listener", str(listener), "--outputdir", str(tmp_path))
     assert "PORT CLOSED" in run.stdout, run.stdout

@@ -10,11 +10,11 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
 import pytest
+from helpers import run_robot
 
 ATEST = Path(__file__).resolve().parent.parent / "atest"
 SUITE = """
@@ -62,22 +62,16 @@ def rendered_log() -> tuple[str, str]:
     with tempfile.TemporaryDirectory() as directory:
         suite = Path(directory) / "hostile.robot"
         suite.write_text(SUITE.format(resources=ATEST / "resources"), encoding="utf-8")
-        run = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "robot",
-                "--outputdir",
-                directory,
-                "--expandkeywords",
-                "name:SMTPMockLibrary.*",
-                "--expandkeywords",
-                "name:BuiltIn.Log",
-                str(suite),
-            ],
-            capture_output=True,
-            text=True,
-            timeout=120,
+        run = run_robot(
+            suite,
+            "--outputdir",
+            directory,
+            "--log",
+            "log.html",
+            "--expandkeywords",
+            "name:SMTPMockLibrary.*",
+            "--expandkeywords",
+            "name:BuiltIn.Log",
         )
         assert "2 tests, 1 passed, 1 failed" in run.stdout, run.stdout + run.stderr
         output = (Path(directory) / "output.xml").read_text(encoding="utf-8")
@@ -129,22 +123,5 @@ def test_evidence_can_be_turned_off(tmp_path):
         ),
         encoding="utf-8",
     )
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "robot",
-            "--outputdir",
-            str(tmp_path),
-            "--output",
-            "out.xml",
-            "--log",
-            "NONE",
-            "--report",
-            "NONE",
-            str(suite),
-        ],
-        capture_output=True,
-        timeout=120,
-    )
+    run_robot(suite, "--outputdir", str(tmp_path), "--output", "out.xml")
     assert "Evidence:" not in (tmp_path / "out.xml").read_text(encoding="utf-8")
