@@ -68,14 +68,18 @@ async def close(client: Client) -> None:
     client.writer.close()
 
 
-async def run_connection(args: argparse.Namespace, number: int, errors: list) -> int:
+async def run_connection(
+    args: argparse.Namespace, number: int, errors: list, accepted: list
+) -> int:
     sent = 0
     client = None
     try:
         for index in range(args.messages):
             if client is None:
                 client = await connect(args.host, args.port)
-            await client.send(f"{args.prefix}{number}-{index}", args.size)
+            load_id = f"{args.prefix}{number}-{index}"
+            await client.send(load_id, args.size)
+            accepted.append(load_id)
             sent += 1
             if args.mode == "per-message":
                 await close(client)
@@ -89,13 +93,22 @@ async def run_connection(args: argparse.Namespace, number: int, errors: list) ->
 
 async def main_async(args: argparse.Namespace) -> dict:
     errors: list[str] = []
+    accepted: list[str] = []
     started = time.perf_counter()
     counts = await asyncio.gather(
-        *(run_connection(args, n, errors) for n in range(args.connections))
+        *(run_connection(args, n, errors, accepted) for n in range(args.connections))
     )
     elapsed = time.perf_counter() - started
     sent = sum(counts)
-    return {"sent": sent, "seconds": elapsed, "rate": sent / elapsed, "errors": errors}
+    result = {
+        "sent": sent,
+        "seconds": elapsed,
+        "rate": sent / elapsed,
+        "errors": errors,
+    }
+    if args.ids:
+        result["accepted"] = accepted
+    return result
 
 
 def main() -> int:
@@ -109,6 +122,9 @@ def main() -> int:
     )
     parser.add_argument("--size", type=int, default=1024)
     parser.add_argument("--prefix", default="m")
+    parser.add_argument(
+        "--ids", action="store_true", help="list the accepted message ids"
+    )
     args = parser.parse_args()
     try:
         import uvloop

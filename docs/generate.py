@@ -20,6 +20,7 @@ DOCS = Path(__file__).resolve().parent
 FORMATS = ("html", "json")
 _PACKAGE_PARENT = str(Path(SMTPMockLibrary.__file__).resolve().parent.parent) + "/"
 _GENERATED = re.compile(r'"generated": ?"[^"]*"')
+_GENERATOR = re.compile(r'<meta content="Robot Framework [^"]*" name="Generator">')
 
 
 def generate(directory: Path) -> list[Path]:
@@ -33,8 +34,9 @@ def generate(directory: Path) -> list[Path]:
     return paths
 
 
-def without_timestamp(text: str) -> str:
-    return _GENERATED.sub('"generated": ""', text)
+def without_generation_details(text: str) -> str:
+    """The text without when, and with which Python, it was generated."""
+    return _GENERATOR.sub("", _GENERATED.sub('"generated": ""', text))
 
 
 def stale_files() -> list[str]:
@@ -45,8 +47,8 @@ def stale_files() -> list[str]:
             path.name
             for path in fresh
             if not (DOCS / path.name).exists()
-            or without_timestamp(path.read_text(encoding="utf-8"))
-            != without_timestamp((DOCS / path.name).read_text(encoding="utf-8"))
+            or without_generation_details(path.read_text(encoding="utf-8"))
+            != without_generation_details((DOCS / path.name).read_text(encoding="utf-8"))
         ]
 
 

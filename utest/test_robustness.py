@@ -71,6 +71,7 @@ def run_load(port: int, connections: int, messages: int, mode: str = "persistent
             str(messages),
             "--mode",
             mode,
+            "--ids",
         ],
         capture_output=True,
         text=True,
@@ -150,13 +151,16 @@ def test_start_and_stop_under_load_lose_nothing_that_was_accepted():
     started = time.monotonic()
     server.stop()
     assert time.monotonic() - started < 1.0
-    stored_before_stop = len(server.messages)
+    before_stop = load_ids(server)
     server = MockSMTPServer(port=port)  # the same port, at once
     load.join()
     try:
-        accepted = outcome["sent"]
-        # every message a client saw accepted is stored by one server or the other
-        assert stored_before_stop + len(server.messages) == accepted
+        stored = before_stop + load_ids(server)
+        assert len(stored) == len(set(stored)), "a message was stored twice"
+        # Every message a client saw accepted is stored. A message stored just
+        # before the stop may miss its 250: at most one per connection.
+        assert set(outcome["accepted"]) <= set(stored)
+        assert len(stored) - len(outcome["accepted"]) <= 8
         assert_still_serving(server)
     finally:
         server.stop()
