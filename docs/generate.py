@@ -48,7 +48,9 @@ def stale_files() -> list[str]:
             for path in fresh
             if not (DOCS / path.name).exists()
             or without_generation_details(path.read_text(encoding="utf-8"))
-            != without_generation_details((DOCS / path.name).read_text(encoding="utf-8"))
+            != without_generation_details(
+                (DOCS / path.name).read_text(encoding="utf-8")
+            )
         ]
 
 
