@@ -64,6 +64,7 @@ class ServerState:
     )
     sessions: set[MockSMTP] = field(default_factory=set)
     errors: list[BaseException] = field(default_factory=list)
+    closing: bool = False
     users_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def authenticate(
@@ -96,6 +97,8 @@ class MockSMTP(SMTP):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
         self.state.sessions.add(self)
+        if self.state.closing and isinstance(transport, asyncio.Transport):
+            transport.abort()  # accepted while the server was stopping
 
     def connection_lost(self, error: Exception | None) -> None:
         self.state.sessions.discard(self)

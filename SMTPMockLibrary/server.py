@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import functools
 import re
 import socket
 import threading
@@ -109,6 +110,7 @@ class MockSMTPServer:
                 f"The mock SMTP server is already running on {self._address}."
             )
         sockets = bind_sockets(self.host, self._requested_port)
+        self._state.closing = False
         try:
             self._port = sockets[0].getsockname()[1]
             if self.tls != "none":
@@ -134,7 +136,9 @@ class MockSMTPServer:
         )
         servers = [
             await self._loop.create_server(
-                self._new_session, sock=sock, ssl=ssl_context
+                functools.partial(self._new_session, self._loop),
+                sock=sock,
+                ssl=ssl_context,
             )
             for sock in sockets
         ]
@@ -244,7 +248,9 @@ class MockSMTPServer:
 
     # The event loop thread.
 
-    def _new_session(self) -> MockSMTP:
+    def _new_session(self, loop: asyncio.AbstractEventLoop) -> MockSMTP:
+        # The loop is bound when serving starts: a connection accepted while
+        # the server stops must still get this loop, never a default one.
         tls_context = (
             self._tls.context if self.tls == "starttls" and self._tls else None
         )
@@ -258,7 +264,7 @@ class MockSMTPServer:
             require_starttls=self.require_tls,
             auth_require_tls=self.auth_require_tls and self.tls == "starttls",
             authenticator=self._state.authenticate,
-            loop=self._loop,
+            loop=loop,
         )
 
     def _serve(self) -> None:
@@ -270,22 +276,48 @@ class MockSMTPServer:
             self._state.errors.append(error)
 
     async def _shutdown(self) -> None:
-        assert self._server is not None
+        assert self._server is not None and self._loop is not None
+        self._state.closing = True
+        # Stop accepting first, and let connections already accepted finish
+        # their set-up (connection_made() sees `closing` and aborts them).
+        # Server.close() right away would make asyncio fail their set-up
+        # silently and leave their sockets open, clients waiting forever.
+        for sock in self._server.sockets:
+            self._loop.remove_reader(sock.fileno())
+        for _ in range(5):
+            await asyncio.sleep(0)
         self._server.close()
+        await self._abort_sessions()
+        await self._server.wait_closed()
+
+    async def _abort_sessions(self) -> None:
         for session in list(self._state.sessions):
             if isinstance(session.transport, asyncio.Transport):
                 session.transport.abort()
-        # Closing transports completes in later loop iterations (uvloop's too).
-        for _ in range(3):
+        for _ in range(3):  # closing completes in the next loop iterations
             await asyncio.sleep(0)
-        await self._server.wait_closed()
 
     def _close_loop(self) -> None:
         loop, self._loop, self._server = self._loop, None, None
         if loop is None or loop.is_closed():
             return
-        loop.run_until_complete(_finish_tasks(loop))
+        loop.run_until_complete(self._finish_tasks(loop))
         loop.close()
+
+    async def _finish_tasks(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Close what is still open and cancel what still runs, and let it end."""
+        # A connection accepted just before the port closed finishes its set-up
+        # in these iterations; connection_made() then sees `closing` and aborts.
+        # Cancelling that set-up instead would leave its socket open.
+        for _ in range(5):
+            await asyncio.sleep(0)
+        await self._abort_sessions()
+        tasks = [t for t in asyncio.all_tasks(loop) if t is not asyncio.current_task()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await loop.shutdown_asyncgens()
+        await self._abort_sessions()
 
     def _record_loop_error(
         self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]
@@ -296,22 +328,15 @@ class MockSMTPServer:
         self._state.errors.append(error or RuntimeError(context.get("message", "?")))
 
 
-async def _finish_tasks(loop: asyncio.AbstractEventLoop) -> None:
-    """Cancel what still runs (sessions of a stopped server) and let it end."""
-    tasks = [t for t in asyncio.all_tasks(loop) if t is not asyncio.current_task()]
-    for task in tasks:
-        task.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
-    await loop.shutdown_asyncgens()
-    for _ in range(3):  # transports finish closing in the next iterations
-        await asyncio.sleep(0)
-
-
 class _ServerGroup:
     """Several asyncio servers closed as one."""
 
     def __init__(self, servers: list[Any]):
         self.servers = servers
+
+    @property
+    def sockets(self) -> list[Any]:
+        return [sock for server in self.servers for sock in server.sockets]
 
     def close(self) -> None:
         for server in self.servers:

@@ -15,6 +15,8 @@ import json
 import sys
 import time
 
+REPLY_TIMEOUT = 30.0  # a server that never answers is an error, not a hang
+
 
 def message_bytes(load_id: str, size: int) -> bytes:
     headers = (
@@ -32,7 +34,7 @@ class Client:
 
     async def reply(self) -> bytes:
         while True:
-            line = await self.reader.readline()
+            line = await asyncio.wait_for(self.reader.readline(), REPLY_TIMEOUT)
             if not line:
                 raise ConnectionError("server closed the connection")
             if line[3:4] != b"-":
