@@ -365,7 +365,7 @@ def _attachment(part: Message) -> Attachment:
         inner = part.get_payload()
         inner_message = inner[0] if isinstance(inner, list) and inner else None
         content = (
-            inner_message.as_bytes() if isinstance(inner_message, Message) else b""
+            _message_bytes(inner_message) if isinstance(inner_message, Message) else b""
         )
     else:
         content = _payload_bytes(part)
@@ -381,6 +381,16 @@ def _attachment(part: Message) -> Attachment:
         content_id=str(content_id).strip().strip("<>") if content_id else None,
         inline=_safe(part.get_content_disposition) != "attachment",
     )
+
+
+def _message_bytes(message: Message) -> bytes:
+    """An attached message as bytes, even when its headers hold undecodable bytes."""
+    for policy in (message.policy, email.policy.compat32):
+        try:
+            return message.as_bytes(policy=policy)
+        except Exception:
+            continue
+    return message.as_string(policy=email.policy.compat32).encode("utf-8", "replace")
 
 
 def _payload_bytes(part: Message) -> bytes:

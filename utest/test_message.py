@@ -15,7 +15,7 @@ from corpus import (
     rich_message,
 )
 from helpers import send
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from SMTPMockLibrary import ReceivedMessage
@@ -251,5 +251,13 @@ MIME_PIECES = st.sampled_from(
 
 @settings(max_examples=300, deadline=None)
 @given(st.lists(MIME_PIECES, max_size=40))
+@example(  # an attached message whose headers are not valid text
+    [
+        b"Content-Type: message/rfc822\r\n",
+        b"\r\n",
+        b"Content-Type: multipart/mixed; boundary=B\r\n",
+        b"\xff\xfe\x00\r\n",
+    ]
+)
 def test_arbitrary_mime_structures_never_make_an_accessor_raise(pieces):
     read_everything(received(b"".join(pieces)))
