@@ -80,9 +80,6 @@ class Mailbox:
     def __getitem__(self, index: int) -> ReceivedMessage:
         return self._messages[index]
 
-    def __bool__(self) -> bool:
-        return True
-
     def __repr__(self) -> str:
         return f"<Mailbox with {len(self)} message(s)>"
 
