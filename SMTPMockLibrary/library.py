@@ -23,7 +23,7 @@ _LISTED_IN_FAILURES = 20
 BODY_PARTS = ("any", "text", "html")
 
 
-def _message_from(value: object, library: SMTPMockLibrary) -> ReceivedMessage:
+def message_argument(value: object, library: SMTPMockLibrary) -> ReceivedMessage:
     """Accept a message, its sequence number, or its dictionary (Remote library)."""
     if isinstance(value, dict) and "sequence" in value:
         value = value["sequence"]
@@ -33,10 +33,10 @@ def _message_from(value: object, library: SMTPMockLibrary) -> ReceivedMessage:
         raise ValueError(
             f"Expected a received message, got {type(value).__name__} '{value}'."
         ) from None
-    for message in library._server_or_fail().messages:
-        if message.sequence == sequence:
-            return message
-    raise ConfigurationError(f"No message #{sequence} in the mailbox.")
+    message = library._server_or_fail().messages.find(sequence)
+    if message is None:
+        raise ConfigurationError(f"No message #{sequence} in the mailbox.")
+    return message
 
 
 @library(
@@ -44,7 +44,7 @@ def _message_from(value: object, library: SMTPMockLibrary) -> ReceivedMessage:
     version=__version__,
     listener="SELF",
     doc_format="ROBOT",
-    converters={ReceivedMessage: _message_from},
+    converters={ReceivedMessage: message_argument},
 )
 class SMTPMockLibrary:
     """SMTPMockLibrary runs a real SMTP server inside the test run and checks the mail it receives.

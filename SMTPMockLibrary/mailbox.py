@@ -106,6 +106,10 @@ class Mailbox:
             return len(self._messages)
         return len(self.select(message_filter))
 
+    def find(self, sequence: int) -> ReceivedMessage | None:
+        """The stored message with this sequence number, if it is still there."""
+        return next((m for m in self.snapshot() if m.sequence == sequence), None)
+
     def since(self, sequence: int) -> list[ReceivedMessage]:
         """Messages stored after the one with the given sequence number."""
         return [m for m in self.snapshot() if m.sequence > sequence]

@@ -19,7 +19,7 @@ from typing import Any
 from robot.running.arguments import PythonArgumentParser
 from robot.utils import printable_name
 
-from .library import SMTPMockLibrary
+from .library import SMTPMockLibrary, message_argument
 from .mailbox import Rejection
 from .message import Attachment, ReceivedMessage
 
@@ -66,10 +66,7 @@ class RemoteSMTPMockLibrary:
 
     def _message_or_value(self, value: Any) -> Any:
         if isinstance(value, dict) and "sequence" in value and "sender" in value:
-            server = self.library._server_or_fail()
-            for message in server.messages:
-                if message.sequence == value["sequence"]:
-                    return message
+            return message_argument(value, self.library)
         return value
 
 
