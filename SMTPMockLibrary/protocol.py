@@ -85,6 +85,16 @@ class ServerState:
         return AuthResult(success=False, handled=False)
 
 
+def abort_transport(transport: asyncio.BaseTransport | None) -> None:
+    """Close at once, dropping unsent data. uvloop's transports are not
+    asyncio.Transport subclasses, so this asks for abort() by name."""
+    abort = getattr(transport, "abort", None)
+    if abort is not None:
+        abort()
+    elif transport is not None:
+        transport.close()
+
+
 class MockSMTP(SMTP):
     """aiosmtpd's SMTP protocol, recording each command and reply of the session."""
 
@@ -97,8 +107,8 @@ class MockSMTP(SMTP):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
         self.state.sessions.add(self)
-        if self.state.closing and isinstance(transport, asyncio.Transport):
-            transport.abort()  # accepted while the server was stopping
+        if self.state.closing:
+            abort_transport(transport)  # accepted while the server was stopping
 
     def connection_lost(self, error: Exception | None) -> None:
         self.state.sessions.discard(self)

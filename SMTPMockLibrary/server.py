@@ -18,7 +18,13 @@ from .faults import FaultRules
 from .filters import MessageFilter, compile_regex
 from .mailbox import Mailbox
 from .message import ReceivedMessage
-from .protocol import MockHandler, MockSMTP, ServerState, TranscriptLine
+from .protocol import (
+    MockHandler,
+    MockSMTP,
+    ServerState,
+    TranscriptLine,
+    abort_transport,
+)
 from .tls import ServerTLS, server_tls, validate_tls_mode
 
 DEFAULT_MAX_MESSAGE_SIZE = 32 * 1024 * 1024
@@ -292,8 +298,7 @@ class MockSMTPServer:
 
     async def _abort_sessions(self) -> None:
         for session in list(self._state.sessions):
-            if isinstance(session.transport, asyncio.Transport):
-                session.transport.abort()
+            abort_transport(session.transport)
         for _ in range(3):  # closing completes in the next loop iterations
             await asyncio.sleep(0)
 
