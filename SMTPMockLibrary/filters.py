@@ -41,7 +41,7 @@ class _Pattern:
             glob = value[len("glob:") :]
             return cls(value, lambda candidate: fnmatch.fnmatchcase(candidate, glob))
         if plain == "address":
-            lowered = value.strip().strip("<>").lower()
+            lowered = _normalized_address(value)
             return cls(value, lambda candidate: candidate.lower() == lowered)
         if plain == "exact":
             return cls(value, lambda candidate: candidate == value)
@@ -49,6 +49,11 @@ class _Pattern:
 
     def any(self, candidates: Iterable[str]) -> bool:
         return any(self.test(candidate) for candidate in candidates)
+
+
+def _normalized_address(value: str) -> str:
+    """``<Alice@Example.com>`` -> ``alice@example.com``, as address filters compare."""
+    return value.strip().strip("<>").lower()
 
 
 def compile_regex(pattern: str, where: str = "") -> re.Pattern[str]:
@@ -107,7 +112,7 @@ class MessageFilter:
             pattern = _Pattern.parse(name, value, plain="address")
             return lambda m: pattern.test(getattr(m, name))
         if name == "recipient" and not value.startswith(("regexp:", "glob:")):
-            address = value.strip().strip("<>").lower()
+            address = _normalized_address(value)
             return lambda m: address in m.recipients_lowercase
         if name in ("recipient", "to", "cc"):
             pattern = _Pattern.parse(name, value, plain="address")

@@ -229,10 +229,12 @@ class ReceivedMessage:
                 text = _decode_text(part)
             elif subtype == "html" and html is None:
                 html = _decode_text(part)
+            if text is not None and html is not None:
+                break
         return text or "", html or ""
 
     def _addresses(self, name: str) -> list[str]:
-        values = _safe_get_all(self.parsed, name)
+        values = self.headers.get_all(name)
         return [address for _, address in getaddresses(values) if address]
 
     def to_dict(self) -> dict:
@@ -301,14 +303,6 @@ def _decode_words_loosely(raw_value: str) -> str:
 
 def _unfold(value: str) -> str:
     return re.sub(r"\r?\n[ \t]*", " ", value).strip()
-
-
-def _safe_get_all(message: Message, name: str) -> list[str]:
-    return [
-        _header_value(n, v)
-        for n, v in _raw_headers(message)
-        if n.lower() == name.lower()
-    ]
 
 
 def _walk(message: Message, *, into_attached_messages: bool) -> Iterator[Message]:
