@@ -53,6 +53,7 @@ class Mailbox:
         self._sequence = 0
         self._generation = 0
         self._changed = threading.Condition(threading.Lock())
+        self._listeners: list[Callable[[ReceivedMessage], None]] = []
 
     # Writing: called on the server thread.
 
@@ -62,7 +63,22 @@ class Mailbox:
             message.sequence = self._sequence
             self._messages.append(message)
             self._changed.notify_all()
+        for listener in self._listeners:
+            listener(message)
         return message
+
+    def add_listener(self, listener: Callable[[ReceivedMessage], None]) -> None:
+        """Call ``listener(message)`` after each message is stored.
+
+        It runs on the thread that stored the message (usually the server's
+        event loop thread), so it must be quick and must not block: hand the
+        work over, for example with ``loop.call_soon_threadsafe``. This is how
+        IMAP IDLE and the HTTP API's live updates hear of new mail at once.
+        """
+        self._listeners = [*self._listeners, listener]
+
+    def remove_listener(self, listener: Callable[[ReceivedMessage], None]) -> None:
+        self._listeners = [x for x in self._listeners if x is not listener]
 
     def add_rejection(self, rejection: Rejection) -> None:
         with self._changed:

@@ -6,12 +6,13 @@ import asyncio
 import contextlib
 import errno
 import functools
+import os
 import re
 import socket
 import threading
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from .errors import ConfigurationError, ServerError
 from .faults import FaultRules
@@ -90,6 +91,7 @@ class MockSMTPServer:
         self._thread: threading.Thread | None = None
         self._server: asyncio.base_events.Server | None = None
         self._tls: ServerTLS | None = None
+        self._services: dict[str, Service] = {}
         if autostart:
             self.start()
 
@@ -156,6 +158,7 @@ class MockSMTPServer:
         loop, thread = self._loop, self._thread
         if loop is None or thread is None:
             return
+        self._stop_services()
         if thread.is_alive():
             try:
                 asyncio.run_coroutine_threadsafe(self._shutdown(), loop).result(
@@ -241,6 +244,58 @@ class MockSMTPServer:
                 f"seconds; {len(self.messages)} message(s) in the mailbox."
             )
         return message
+
+    def deliver(
+        self,
+        source: bytes | str | os.PathLike[str],
+        recipients: str | list[str],
+        sender: str = "",
+    ) -> ReceivedMessage:
+        """Store a message without SMTP, as if it had been received, and return it.
+
+        ``source`` is the message as bytes, as text, or the path of an ``.eml``
+        file. It is stored exactly as given (text with ``\\r\\n`` line
+        endings), visible to every query and wait and to the read-back
+        services (IMAP, POP3, HTTP), for applications that fetch mail a test
+        wrote.
+        """
+        if isinstance(source, os.PathLike) or (
+            isinstance(source, str) and "\n" not in source and os.path.isfile(source)
+        ):
+            with open(source, "rb") as file:
+                raw = file.read()
+        elif isinstance(source, str):
+            raw = re.sub(r"\r?\n", "\r\n", source).encode("utf-8")
+        else:
+            raw = bytes(source)
+        if isinstance(recipients, str):
+            recipients = [r for r in re.split(r"[,\s]+", recipients) if r]
+        if not recipients:
+            raise ConfigurationError("Deliver a message to at least one recipient.")
+        return self.messages.add(ReceivedMessage(raw, sender, list(recipients)))
+
+    # Read-back services (IMAP, POP3, HTTP) serve this server's mailbox and
+    # stop with it. Each is a module of SMTPMockLibrary.services.
+
+    def _start_service(self, name: str, service: Service) -> int:
+        """Start ``service`` under ``name`` (replacing a running one) and return its port."""
+        if not self.running:
+            raise ServerError(
+                f"Start the mock SMTP server before its {name.upper()} service."
+            )
+        self._stop_service(name)
+        port = service.start()
+        self._services[name] = service
+        return port
+
+    def _stop_service(self, name: str) -> None:
+        service = self._services.pop(name, None)
+        if service is not None:
+            service.stop()
+
+    def _stop_services(self) -> None:
+        for name in list(self._services):
+            self._stop_service(name)
 
     # The classic smtpd-recipe API this library replaces.
 
@@ -331,6 +386,18 @@ class MockSMTPServer:
         if isinstance(error, (ConnectionError, asyncio.CancelledError)):
             return  # clients hanging up are normal life, not server errors
         self._state.errors.append(error or RuntimeError(context.get("message", "?")))
+
+
+class Service(Protocol):
+    """A read-back service (IMAP, POP3, HTTP) over a server's mailbox."""
+
+    def start(self) -> int:
+        """Bind, serve in the background, and return the port."""
+        ...
+
+    def stop(self) -> None:
+        """Close the port and every open session."""
+        ...
 
 
 class _ServerGroup:
