@@ -288,6 +288,107 @@ class MockSMTPServer:
         self._services[name] = service
         return port
 
+    def start_imap(self, port: int = 0, *, tls: str = "none") -> int:
+        """Serve this server's mailbox over IMAP4rev1 and return the port.
+
+        Every recipient logs in with its address (the password from
+        ``users`` when it is there, any password otherwise) and finds its
+        messages in INBOX; ``*`` sees every message. ``tls`` is ``none``,
+        ``starttls`` or ``implicit``, with a certificate from the same
+        throw-away CA as SMTP (``ca_file``). Needs the ``[imap]`` extra.
+        """
+        from .services.imap import ImapService
+
+        return self._start_read_back("imap", ImapService, port, tls)
+
+    def start_pop3(self, port: int = 0, *, tls: str = "none") -> int:
+        """Serve this server's mailbox over POP3 and return the port.
+
+        The same per-recipient maildrops and logins as :meth:`start_imap`.
+        """
+        from .services.pop3 import Pop3Service
+
+        return self._start_read_back("pop3", Pop3Service, port, tls)
+
+    @property
+    def imap_port(self) -> int | None:
+        return self._service_port("imap")
+
+    @property
+    def pop3_port(self) -> int | None:
+        return self._service_port("pop3")
+
+    def message_flags(
+        self, message: ReceivedMessage, user: str | None = None
+    ) -> list[str]:
+        """What ``user`` did to ``message`` over IMAP or POP3: its flags
+        (``\\Seen``, ``\\Deleted``, ...), and ``expunged`` or ``pop3-deleted``
+        once removed from that user's view. ``user`` may be left out when the
+        message has one recipient."""
+        return self._maildrops().status(message, user)
+
+    def _maildrops(self) -> Any:
+        from .services._maildrops import maildrops_of
+
+        return maildrops_of(self.messages, self._password_of)
+
+    def _password_of(self, user: str) -> str | None:
+        with self._state.users_lock:
+            return self._state.users.get(user)
+
+    def _start_read_back(self, name: str, factory: Any, port: int, tls: str) -> int:
+        mode = validate_tls_mode(tls)
+        if not self.running or self._loop is None:
+            raise ServerError(
+                f"Start the mock SMTP server before its {name.upper()} service."
+            )
+        if mode != "none" and self._tls is None:
+            self._tls = server_tls(self.host, self.certfile, self.keyfile)
+        context = self._tls.context if mode != "none" and self._tls else None
+        try:
+            sockets = bind_sockets(self.host, validate_port(port))
+        except ServerError as error:
+            raise ServerError(
+                str(error).replace("SMTP server", f"{name.upper()} server")
+            ) from None
+        service = factory(
+            self._maildrops(), self._loop, sockets, tls=mode, ssl_context=context
+        )
+        try:
+            return self._start_service(name, service)
+        except BaseException:
+            for sock in sockets:
+                sock.close()
+            raise
+
+    def _service_port(self, name: str) -> int | None:
+        service = self._services.get(name)
+        return getattr(service, "port", None) if service else None
+
+    def start_http(
+        self,
+        port: int = 0,
+        *,
+        host: str = "127.0.0.1",
+        auth: tuple[str, str] | str | None = None,
+    ) -> int:
+        """Serve a Mailpit-compatible HTTP API and web viewer of this mailbox.
+
+        Returns the port (``port=0`` picks a free one). ``auth=("user", "pass")``
+        or ``"user:pass"`` requires HTTP Basic authentication everywhere. Needs
+        the ``[http]`` extra. See ``SMTPMockLibrary.services.http``.
+        """
+        from .services.http import HTTPService
+
+        service = HTTPService(self, host, validate_port(port), auth=auth)
+        return self._start_service("http", service)
+
+    @property
+    def http_port(self) -> int | None:
+        """The port of the running HTTP API, or None."""
+        service = self._services.get("http")
+        return getattr(service, "port", None)
+
     def _stop_service(self, name: str) -> None:
         service = self._services.pop(name, None)
         if service is not None:

@@ -1,0 +1,344 @@
+"""IMAP over the server's mailbox, on pymap (an asyncio IMAP4rev1 server).
+
+pymap parses and answers every IMAP command (FETCH, SEARCH, STORE, UID,
+EXPUNGE, IDLE, STARTTLS, ...) on the mock SMTP server's own event loop.
+What this module adds is the backend: a login for every recipient and the
+catch-all ``*`` (see :mod:`._maildrops`), each with an INBOX filled from the
+server's mailbox and kept current by a mailbox listener, so that a client in
+IDLE hears of a message as soon as it is stored. Flag changes and expunges
+are written through to the maildrops, where the suite reads them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import ssl
+from argparse import Namespace
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from datetime import timezone
+from typing import Any
+
+from ..errors import ServerError
+from ..message import ReceivedMessage
+from ._maildrops import EXPUNGED, Maildrops
+
+try:
+    from proxyprotocol.noop import ProxyProtocolNoop
+    from proxyprotocol.reader import ProxyProtocolReader
+    from pymap.backend.dict import Config as _DictConfig
+    from pymap.backend.dict import Session as _DictSession
+    from pymap.backend.dict.filter import FilterSet
+    from pymap.backend.dict.mailbox import MailboxData, MailboxSet, Message
+    from pymap.concurrent import Subsystem
+    from pymap.config import BackendCapability
+    from pymap.exceptions import AuthorizationFailure, InvalidAuth, NotAllowedError
+    from pymap.flags import FlagOp
+    from pymap.imap import IMAPServer
+    from pymap.interfaces.login import IdentityInterface, LoginInterface
+    from pymap.interfaces.message import CachedMessage
+    from pymap.parsing.message import AppendMessage
+    from pymap.parsing.specials.flag import Flag
+    from pymap.token import AllTokens
+    from pymap.user import UserMetadata
+    from pysasl.creds.server import ServerCredentials
+except ImportError:  # pragma: no cover - depends on the installed extras
+    raise ServerError(
+        "The mock IMAP server needs pymap (Python 3.11 or newer): "
+        "pip install robotframework-smtpmocklibrary[imap]"
+    ) from None
+
+ORIGIN = "imap"
+_log = logging.getLogger(__name__)
+
+
+class ImapService:
+    """An IMAP server over ``maildrops``, run on ``loop`` (the SMTP server's).
+
+    ``tls`` is ``none``, ``starttls`` or ``implicit``; ``ssl_context`` is
+    needed for the last two.
+    """
+
+    def __init__(
+        self,
+        maildrops: Maildrops,
+        loop: asyncio.AbstractEventLoop,
+        sockets: list[socket.socket],
+        *,
+        tls: str = "none",
+        ssl_context: ssl.SSLContext | None = None,
+    ):
+        self.maildrops = maildrops
+        self.loop = loop
+        self.tls = tls
+        self._sockets = sockets
+        self._ssl_context = ssl_context
+        self._config = _config(ssl_context if tls == "starttls" else None)
+        self._users: dict[str, _UserMailboxes] = {}
+        self._arrivals: asyncio.Queue[ReceivedMessage] = asyncio.Queue()
+        self._creating = asyncio.Lock()
+        self._servers: list[asyncio.AbstractServer] = []
+        self._connections: set[asyncio.StreamWriter] = set()
+        self._tasks: list[asyncio.Task[Any]] = []
+
+    @property
+    def port(self) -> int:
+        return int(self._sockets[0].getsockname()[1])
+
+    def start(self) -> int:
+        asyncio.run_coroutine_threadsafe(self._start(), self.loop).result(5)
+        return self.port
+
+    def stop(self) -> None:
+        if not self.loop.is_closed() and self.loop.is_running():
+            asyncio.run_coroutine_threadsafe(self._stop(), self.loop).result(5)
+        for sock in self._sockets:
+            sock.close()
+
+    # On the event loop.
+
+    async def _start(self) -> None:
+        self._tasks.append(asyncio.create_task(self._deliver_arrivals()))
+        self.maildrops.mailbox.add_listener(self._on_stored)
+        self.maildrops.add_observer(self._on_changed)
+        login = _Login(self._config, self)
+        imap_server = IMAPServer(login, self._config)
+
+        async def serve(reader: Any, writer: Any, sock_info: Any) -> None:
+            self._connections.add(writer)
+            try:
+                await imap_server(reader, writer, sock_info)
+            except Exception as error:  # a broken client must not stop the rest
+                _log.debug("IMAP connection ended: %r", error)
+            finally:
+                self._connections.discard(writer)
+
+        callback = ProxyProtocolReader(ProxyProtocolNoop()).get_callback(serve)
+        ssl_context = self._ssl_context if self.tls == "implicit" else None
+        for sock in self._sockets:
+            self._servers.append(
+                await asyncio.start_server(callback, sock=sock, ssl=ssl_context)
+            )
+
+    async def _stop(self) -> None:
+        self.maildrops.mailbox.remove_listener(self._on_stored)
+        self.maildrops.remove_observer(self._on_changed)
+        for server in self._servers:
+            server.close()
+        for writer in list(self._connections):
+            writer.transport.abort()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        for server in self._servers:
+            await server.wait_closed()
+
+    def _on_stored(self, message: ReceivedMessage) -> None:
+        # Called on the storing thread: the SMTP loop, or a test's deliver().
+        self.loop.call_soon_threadsafe(self._arrivals.put_nowait, message)
+
+    async def _deliver_arrivals(self) -> None:
+        while True:
+            message = await self._arrivals.get()
+            for login, mailboxes in list(self._users.items()):
+                if self.maildrops.receives(login, message):
+                    await mailboxes.inbox.add_received(message)
+            self._arrivals.task_done()
+
+    def _on_changed(self, login: str, message: ReceivedMessage, origin: str) -> None:
+        # POP3 read or deleted a message: show it in this user's INBOX too.
+        mailboxes = self._users.get(login)
+        if origin != ORIGIN and mailboxes is not None:
+            self.loop.call_soon_threadsafe(self._follow, mailboxes.inbox, message)
+
+    def _follow(self, inbox: _Inbox, message: ReceivedMessage) -> None:
+        self._tasks = [t for t in self._tasks if not t.done()]
+        self._tasks.append(asyncio.create_task(inbox.follow(message)))
+
+    async def mailboxes_of(self, login: str) -> _UserMailboxes:
+        """The mailboxes of ``login``, its INBOX filled from the maildrop on first use."""
+        await self._arrivals.join()  # what was stored is in every INBOX
+        async with self._creating:
+            mailboxes = self._users.get(login)
+            if mailboxes is None:
+                # Registered first, so that a message stored meanwhile is added
+                # too (adding is idempotent).
+                mailboxes = self._users[login] = _UserMailboxes(login, self.maildrops)
+                for message in self.maildrops.messages(login):
+                    await mailboxes.inbox.add_received(message)
+        return mailboxes
+
+
+class _Inbox(MailboxData):
+    """A user's INBOX: pymap's in-memory mailbox, writing through to the maildrops."""
+
+    def __init__(self, login: str, maildrops: Maildrops, *caches: Any):
+        super().__init__(*caches)
+        self.login = login
+        self.maildrops = maildrops
+        self._received: dict[int, ReceivedMessage] = {}  # by UID
+        self._uids: dict[int, int] = {}  # UID by server sequence number
+
+    async def add_received(self, message: ReceivedMessage) -> None:
+        if message.sequence in self._uids:
+            return
+        flags = frozenset(
+            Flag(f.encode())
+            for f in self.maildrops.flags(self.login, message)
+            if f.startswith("\\") or f.isalnum()
+        )
+        when = message.received_at.astimezone(timezone.utc)
+        stored = await self.append(AppendMessage(message.raw, when, flags))
+        self._received[stored.uid] = message
+        self._uids[message.sequence] = stored.uid
+
+    async def update(
+        self,
+        uid: int,
+        cached_msg: CachedMessage,
+        flag_set: frozenset[Flag],
+        mode: FlagOp,
+    ) -> Message:
+        updated = await super().update(uid, cached_msg, flag_set, mode)
+        message = self._received.get(uid)
+        if message is not None:
+            flags = [str(flag) for flag in updated.permanent_flags]
+            self.maildrops.set_flags(self.login, message, flags, ORIGIN)
+        return updated
+
+    async def delete(self, uids: Iterable[int]) -> None:
+        uids = list(uids)
+        await super().delete(uids)
+        for uid in uids:
+            message = self._received.pop(uid, None)
+            if message is not None:
+                self.maildrops.remove(self.login, message, EXPUNGED, ORIGIN)
+
+    async def follow(self, message: ReceivedMessage) -> None:
+        """Take over what another protocol did to ``message``."""
+        uid = self._uids.get(message.sequence)
+        if uid is None or uid not in self._received:
+            return
+        if message not in self.maildrops.messages(self.login):
+            self._received.pop(uid, None)
+            await MailboxData.delete(self, [uid])
+            return
+        flags = frozenset(
+            Flag(f.encode()) for f in self.maildrops.flags(self.login, message)
+        )
+        stored = self._messages.get(uid)
+        if stored is not None:
+            await MailboxData.update(self, uid, stored, flags, FlagOp.REPLACE)
+
+
+class _UserMailboxes(MailboxSet):
+    def __init__(self, login: str, maildrops: Maildrops):
+        super().__init__()
+        self.inbox = _Inbox(login, maildrops, self._content_cache, self._thread_cache)
+        self._inbox = self.inbox
+
+
+class _Config(_DictConfig):
+    @property
+    def backend_capability(self) -> BackendCapability:
+        return BackendCapability(idle=True, object_id=True, multi_append=True)
+
+    @property
+    def greeting(self) -> bytes:
+        # pymap's default looks up this host's FQDN, which can take seconds.
+        return b"SMTPMockLibrary IMAP4rev1 ready"
+
+
+def _config(starttls_context: ssl.SSLContext | None) -> _Config:
+    args = Namespace(passlib_cfg=None, proxy_protocol=None, debug=False)
+    return _Config(
+        args,
+        host=None,
+        port=0,
+        demo_data=False,
+        demo_user="",
+        demo_password="",
+        ssl_context=starttls_context,
+        tls_enabled=starttls_context is not None,
+        # Logins are checked in memory: no password hashing thread pool.
+        cpu_subsystem=Subsystem.for_asyncio(),
+        invalid_user_sleep=0,
+        reject_dnsbl=False,
+        max_append_len=32 * 1024 * 1024,
+    )
+
+
+class _Secret:
+    """What pysasl checks a login's credentials against: the maildrops."""
+
+    def __init__(self, authcid: str, maildrops: Maildrops):
+        self.authcid = authcid
+        self._maildrops = maildrops
+
+    def compare_authcid(self, authcid: str) -> bool:
+        return authcid == self.authcid
+
+    def compare_secret(self, secret: str) -> bool:
+        return self._maildrops.login(self.authcid, secret) is not None
+
+    def get_clear_secret(self) -> None:
+        return None
+
+
+class _Login(LoginInterface):
+    def __init__(self, config: _Config, service: ImapService):
+        self.config = config
+        self.service = service
+        self._tokens = AllTokens(config)
+
+    @property
+    def tokens(self) -> AllTokens:
+        return self._tokens
+
+    async def authenticate(self, credentials: ServerCredentials) -> _Identity:
+        user = credentials.authcid
+        if not credentials.verify(_Secret(user, self.service.maildrops)):
+            raise InvalidAuth()
+        login = self.service.maildrops.login(user, "") or user.strip().lower()
+        return _Identity(login, self)
+
+    async def authorize(
+        self, authenticated: IdentityInterface, authzid: str
+    ) -> _Identity:
+        assert isinstance(authenticated, _Identity)
+        if authzid and authzid.strip().lower() != authenticated.name:
+            raise AuthorizationFailure()
+        return authenticated
+
+
+class _Identity(IdentityInterface):
+    def __init__(self, login: str, owner: _Login):
+        self._login = login
+        self._owner = owner
+
+    @property
+    def name(self) -> str:
+        return self._login
+
+    @property
+    def roles(self) -> frozenset[str]:
+        return frozenset()
+
+    async def new_token(self, *, expiration: Any = None) -> None:
+        return None
+
+    @asynccontextmanager
+    async def new_session(self) -> AsyncIterator[_DictSession]:
+        mailboxes = await self._owner.service.mailboxes_of(self._login)
+        yield _DictSession(self._login, self._owner.config, mailboxes, FilterSet())
+
+    async def get(self) -> UserMetadata:
+        return UserMetadata(self._owner.config, self._login)
+
+    async def set(self, metadata: UserMetadata) -> int:
+        raise NotAllowedError("Users of the mock IMAP server cannot be changed.")
+
+    async def delete(self) -> None:
+        raise NotAllowedError("Users of the mock IMAP server cannot be deleted.")
