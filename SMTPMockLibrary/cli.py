@@ -78,6 +78,23 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
         "reach it can read every message and control the server.",
     )
     parser.add_argument(
+        "--http",
+        type=int,
+        metavar="PORT",
+        help="also serve a Mailpit-compatible HTTP API and web viewer on PORT",
+    )
+    parser.add_argument(
+        "--http-host",
+        default="127.0.0.1",
+        help="address for --http (default 127.0.0.1). Without --http-auth, anyone "
+        "who can reach it can read every message.",
+    )
+    parser.add_argument(
+        "--http-auth",
+        metavar="USER:PASSWORD",
+        help="require HTTP Basic authentication on every page and endpoint",
+    )
+    parser.add_argument(
         "--version", action="version", version=f"smtpmock {__version__}"
     )
     return parser.parse_args(argv)
@@ -123,6 +140,11 @@ def serve(args: argparse.Namespace, out: TextIO, stop: threading.Event) -> None:
         max_message_size=args.max_size,
     )
     remote = start_remote(server, args) if args.remote is not None else None
+    http_port = (
+        server.start_http(args.http, host=args.http_host, auth=args.http_auth)
+        if args.http is not None
+        else None
+    )
     try:
         if args.json:
             print(
@@ -133,6 +155,7 @@ def serve(args: argparse.Namespace, out: TextIO, stop: threading.Event) -> None:
                         "port": server.port,
                         "tls": server.tls,
                         "ca_file": server.ca_file,
+                        "http_port": http_port,
                         "remote_port": remote.server_port
                         if remote is not None
                         else None,
@@ -153,6 +176,12 @@ def serve(args: argparse.Namespace, out: TextIO, stop: threading.Event) -> None:
             if remote is not None:
                 print(
                     f"Remote library: http://{args.remote_host}:{remote.server_port}",
+                    file=out,
+                    flush=True,
+                )
+            if http_port is not None:
+                print(
+                    f"HTTP API and web viewer: http://{args.http_host}:{http_port}/",
                     file=out,
                     flush=True,
                 )
