@@ -166,7 +166,7 @@ def serve(args: argparse.Namespace, out: TextIO, stop: threading.Event) -> None:
             )
         else:
             print(
-                f"smtpmock {__version__} listening on {server._address} "
+                f"smtpmock {__version__} listening on {server.address} "
                 f"(TLS: {server.tls}). Ctrl-C stops it.",
                 file=out,
                 flush=True,
@@ -214,13 +214,19 @@ def serve(args: argparse.Namespace, out: TextIO, stop: threading.Event) -> None:
 
 
 def start_remote(server: MockSMTPServer, args: argparse.Namespace) -> Any:
-    from robotremoteserver import RobotRemoteServer
+    try:
+        from robotremoteserver import RobotRemoteServer
+    except ImportError:
+        raise ServerError(
+            "--remote needs robotremoteserver: "
+            "pip install robotframework-smtpmocklibrary[remote]"
+        ) from None
 
     from .library import SMTPMockLibrary
     from .remote import RemoteSMTPMockLibrary
 
     library = SMTPMockLibrary(host=args.host, port=0)
-    library._server = server
+    library.registry.add(server, None, owner="")
     remote = RobotRemoteServer(
         RemoteSMTPMockLibrary(library),
         host=args.remote_host,

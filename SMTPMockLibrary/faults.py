@@ -6,6 +6,8 @@ import re
 import threading
 from dataclasses import dataclass
 
+from robot.utils import secs_to_timestr
+
 from .errors import ConfigurationError
 from .filters import compile_regex
 
@@ -66,6 +68,15 @@ def validate_times(times: int | None) -> int | None:
     return times
 
 
+def _described(rule: str, times: int | None) -> str:
+    lasting = (
+        "until cleared"
+        if times is None
+        else f"{times} time" + ("" if times == 1 else "s")
+    )
+    return f"Fault rule: {rule}, {lasting}."
+
+
 @dataclass
 class _Rule:
     value: object
@@ -101,34 +112,46 @@ class FaultRules:
 
     # Setting rules (test thread).
 
+    # Every rule applies ``times`` times, or until cleared when ``times`` is
+    # None (the default everywhere). Each method returns the rule, described.
+
     def reply_to_address(
         self, command: str, address_regex: str, reply: str, times: int | None = None
-    ) -> None:
+    ) -> str:
         pattern = compile_regex(address_regex, "the address pattern")
         rule = _Rule(validate_reply(reply), validate_times(times), pattern)
         with self._lock:
             self._address_replies[command].append(rule)
+        return _described(
+            f"{command} for addresses matching '{address_regex}' -> {rule.value}",
+            times,
+        )
 
-    def reply_to_data(self, reply: str, times: int | None = 1) -> None:
+    def reply_to_data(self, reply: str, times: int | None = None) -> str:
         rule = _Rule(validate_reply(reply), validate_times(times))
         with self._lock:
             self._data_replies.append(rule)
+        return _described(f"end of data -> {rule.value} (not stored)", times)
 
-    def disconnect_on(self, command: str, times: int | None = 1) -> None:
+    def disconnect_on(self, command: str, times: int | None = None) -> str:
         rule = _Rule(True, validate_times(times))
+        name = normalize_command(command)
         with self._lock:
-            self._disconnects[normalize_command(command)] = rule
+            self._disconnects[name] = rule
+        return _described(f"{name} -> connection dropped without a reply", times)
 
     def delay_reply(
         self, command: str, seconds: float, times: int | None = None
-    ) -> None:
+    ) -> str:
         if seconds < 0:
             raise ConfigurationError(
-                f"Delay must not be negative, got {seconds} seconds."
+                f"Delay must not be negative, got -{secs_to_timestr(-seconds)}."
             )
         rule = _Rule(seconds, validate_times(times))
+        name = normalize_command(command)
         with self._lock:
-            self._delays[normalize_command(command)] = rule
+            self._delays[name] = rule
+        return _described(f"{name} -> reply delayed {secs_to_timestr(seconds)}", times)
 
     # Applying rules (server thread). Each returns None when no rule applies.
 

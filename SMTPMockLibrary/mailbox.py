@@ -183,6 +183,19 @@ class Mailbox:
 
         return self._wait_until(newer, timeout) or []
 
+    def wait_for_any(
+        self, message_filter: MessageFilter, timeout: float
+    ) -> list[ReceivedMessage]:
+        """The matching messages, as soon as there is one, waiting up to
+        ``timeout`` seconds; an empty list when none came."""
+
+        def matching(
+            new: list[ReceivedMessage], reset: bool
+        ) -> list[ReceivedMessage] | None:
+            return [m for m in new if message_filter(m)] or None
+
+        return self._wait_until(matching, timeout) or []
+
     def wait_for_count(
         self, expected: int, message_filter: MessageFilter, timeout: float
     ) -> bool:

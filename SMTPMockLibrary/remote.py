@@ -11,63 +11,84 @@ works; a message dictionary can be passed back to keywords that take a message.
 
 from __future__ import annotations
 
-import inspect
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
+from robot.api import logger as robot_logger
 from robot.running.arguments import PythonArgumentParser
-from robot.utils import printable_name
 
-from .library import SMTPMockLibrary, message_argument
+from .keywords.base import message_argument
+from .library import SMTPMockLibrary
 from .mailbox import Rejection
 from .message import Attachment, ReceivedMessage
 
 
 class RemoteSMTPMockLibrary:
-    """A dynamic library wrapping :class:`SMTPMockLibrary` for ``robotremoteserver``."""
+    """A dynamic library wrapping :class:`SMTPMockLibrary` for ``robotremoteserver``.
+
+    What the keywords log reaches the caller's log.html: Robot's Remote
+    library shows what a keyword printed, and ``*HTML*``/``*WARN*`` prefixes
+    keep the message cards and warnings what they are.
+    """
 
     def __init__(self, library: SMTPMockLibrary):
         self.library = library
-        self._keywords = {
-            getattr(method, "robot_name", None)
-            or printable_name(name, code_style=True): method
-            for name, method in inspect.getmembers(library, inspect.ismethod)
-            if hasattr(method, "robot_name")
-        }
 
     def get_keyword_names(self) -> list[str]:
-        return sorted(self._keywords)
+        return sorted(self.library.get_keyword_names())
 
     def get_keyword_arguments(self, name: str) -> list[str]:
-        spec = PythonArgumentParser().parse(self._keywords[name])
+        spec = PythonArgumentParser().parse(self.library.keywords[name])
         arguments = [
             f"{arg}={spec.defaults[arg]}" if arg in spec.defaults else arg
             for arg in spec.positional
         ]
+        if spec.named_only:
+            arguments.append("*")
+            arguments += [
+                f"{arg}={spec.defaults[arg]}" if arg in spec.defaults else arg
+                for arg in spec.named_only
+            ]
         if spec.var_named:
             arguments.append(f"**{spec.var_named}")
         return arguments
 
     def get_keyword_documentation(self, name: str) -> str:
-        if name == "__intro__":
-            return inspect.getdoc(SMTPMockLibrary) or ""
-        if name == "__init__":
-            return inspect.getdoc(SMTPMockLibrary.__init__) or ""
-        return inspect.getdoc(self._keywords[name]) or ""
+        return self.library.get_keyword_documentation(name)
 
     def run_keyword(self, name: str, args: list, kwargs: dict | None = None) -> Any:
-        method = self._keywords[name]
+        method = self.library.keywords[name]
         spec = PythonArgumentParser().parse(method)
         positional = [self._message_or_value(a) for a in args]
         named = [(k, self._message_or_value(v)) for k, v in (kwargs or {}).items()]
         positional, named = spec.convert(positional, named)
-        return to_remote(method(*positional, **dict(named)))
+        with _logging_to_stdout():
+            self.library.report_server_errors()
+            return to_remote(method(*positional, **dict(named)))
 
     def _message_or_value(self, value: Any) -> Any:
         if isinstance(value, dict) and "sequence" in value and "sender" in value:
-            return message_argument(value, self.library)
+            return message_argument(value)
         return value
+
+
+@contextmanager
+def _logging_to_stdout() -> Iterator[None]:
+    """Keyword logging as Remote's protocol carries it: ``*LEVEL* text`` on stdout."""
+    original = robot_logger.write
+
+    def write(msg: str, level: str = "INFO", html: bool = False, *_: Any) -> None:
+        level = "HTML" if html and level == "INFO" else level.upper()
+        print(f"*{level}* {msg}")
+
+    robot_logger.write = write  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        robot_logger.write = original  # type: ignore[assignment]
 
 
 def to_remote(value: Any) -> Any:

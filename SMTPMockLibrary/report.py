@@ -3,31 +3,59 @@
 E-mail is untrusted input: text goes through ``html.escape`` and the HTML body
 is shown only inside an ``<iframe sandbox>`` (no scripts, no forms, no
 navigation, no network), never injected into the log as markup.
+
+The cards take their colours from log.html's own CSS variables, so they
+follow the reader's light or dark theme; the fallbacks are the light ones.
 """
 
 from __future__ import annotations
 
+import base64
+import re
 from html import escape
 
+from .listing import count_text
 from .mailbox import Rejection
-from .message import ReceivedMessage
+from .message import Attachment, ReceivedMessage
 
 _MAIN_HEADERS = ("From", "To", "Cc", "Reply-To", "Subject", "Date", "Message-ID")
 _FRAME_POLICY = (
     "default-src 'none'; style-src 'unsafe-inline'; img-src data:; font-src data:"
 )
-_STYLE = (
-    "border:1px solid #bbb;border-radius:4px;padding:6px 10px;margin:4px 0;"
-    "font-family:sans-serif;font-size:13px;background:#fafafa"
+_CARD_STYLE = (
+    "border:1px solid var(--secondary-color,#ccc);border-radius:4px;"
+    "padding:6px 10px;margin:4px 0;font-family:sans-serif;font-size:13px;"
+    "color:var(--text-color,#000);background:var(--target-color,#f9f9f9)"
 )
+_LABEL_STYLE = "padding-right:12px;vertical-align:top;color:var(--elapsed-color,#666)"
+_LINK_STYLE = "color:var(--link-color,#15c)"
 _TEXT_LIMIT = 20_000
+# Attached files up to this size get a download link in the card; inline
+# images up to it are shown in the HTML body. Larger ones would bloat log.html.
+EMBED_LIMIT = 256 * 1024
+EVIDENCE_OPEN = 3
+EVIDENCE_MAX = 10
+_CID = re.compile(r"""cid:([^"'\s)>]+)""", re.IGNORECASE)
 
 
-def message_card(message: ReceivedMessage) -> str:
-    """An HTML card: envelope, main headers, text body, HTML body, attachments."""
+def message_card(
+    message: ReceivedMessage,
+    *,
+    expanded: bool = True,
+    saved_paths: dict[str, str] | None = None,
+) -> str:
+    """An HTML card: envelope, main headers, text body, HTML body, attachments.
+
+    ``expanded=False`` shows only the title line until the reader opens it.
+    ``saved_paths`` maps attachment file names to where they were saved.
+    """
     envelope = [
-        ("Envelope sender", message.sender),
+        ("Envelope sender", message.sender or "<> (null sender: a bounce)"),
         ("Envelope recipients", ", ".join(message.recipients)),
+    ]
+    if message.bcc:
+        envelope.append(("Bcc", ", ".join(message.bcc)))
+    envelope += [
         ("Client", f"{message.peer[0]}:{message.peer[1]}" if message.peer else ""),
         ("HELO/EHLO", message.helo or ""),
         (
@@ -45,24 +73,71 @@ def message_card(message: ReceivedMessage) -> str:
         for name in _MAIN_HEADERS
         for value in message.headers.get_all(name)
     ]
+    title = f"Message #{message.sequence}: {message.subject or '(no subject)'}"
     parts = [
-        f'<div style="{_STYLE}">',
-        f"<b>Message #{message.sequence}: {escape(message.subject or '(no subject)')}</b>",
+        f'<details{" open" if expanded else ""} style="{_CARD_STYLE}">',
+        f"<summary><b>{escape(title)}</b></summary>",
         _table(envelope + headers),
     ]
+    defects = getattr(message, "defects", None)
+    if defects:
+        items = "".join(f"<li>{escape(str(d))}</li>" for d in defects)
+        parts.append(_section("Read only in part", f"<ul>{items}</ul>"))
     if message.text:
         parts.append(_section("Text body", _pre(message.text)))
     if message.html:
-        parts.append(_section("HTML body", sandboxed_frame(message.html)))
+        html_body = with_inline_images(message.html, message.attachments)
+        parts.append(_section("HTML body", sandboxed_frame(html_body)))
     if message.attachments:
         items = "".join(
-            f"<li>{escape(a.filename)} ({escape(a.content_type)}, {a.size} bytes"
-            f"{', inline' if a.inline else ''})</li>"
+            f"<li>{_attachment_item(a, (saved_paths or {}).get(a.filename))}</li>"
             for a in message.attachments
         )
         parts.append(_section("Attachments", f"<ul>{items}</ul>"))
-    parts.append("</div>")
+    parts.append("</details>")
     return "".join(parts)
+
+
+def evidence_cards(messages: list[ReceivedMessage]) -> list[str]:
+    """Cards for a failed test: the first few open, the rest closed, at most ten."""
+    shown = messages[:EVIDENCE_MAX]
+    cards = [
+        message_card(message, expanded=index < EVIDENCE_OPEN)
+        for index, message in enumerate(shown)
+    ]
+    rest = len(messages) - len(shown)
+    if rest:
+        cards.append(
+            f"<p>... and {count_text(rest)} more, not shown: use "
+            "<i>Log Received Messages</i> to see them all.</p>"
+        )
+    return cards
+
+
+def with_inline_images(html_body: str, attachments: list[Attachment]) -> str:
+    """``cid:`` references replaced by data URIs of the message's own parts.
+
+    The sandboxed frame may load nothing but ``data:``, so this is how the
+    images a sender embedded show, while remote images stay blocked.
+    """
+    images = {
+        a.content_id: a
+        for a in attachments
+        if a.content_id
+        and a.content_type.startswith("image/")
+        and a.size <= EMBED_LIMIT
+    }
+    if not images:
+        return html_body
+
+    def data_uri(match: re.Match[str]) -> str:
+        image = images.get(match.group(1))
+        if image is None:
+            return match.group(0)
+        encoded = base64.b64encode(image.content).decode("ascii")
+        return f"data:{image.content_type};base64,{encoded}"
+
+    return _CID.sub(data_uri, html_body)
 
 
 def sandboxed_frame(html_body: str) -> str:
@@ -73,8 +148,8 @@ def sandboxed_frame(html_body: str) -> str:
     )
     return (
         f'<iframe sandbox="" referrerpolicy="no-referrer" srcdoc="{escape(document)}" '
-        'style="width:100%;height:300px;border:1px solid #ddd;background:#fff">'
-        "</iframe>"
+        'style="width:100%;height:300px;border:1px solid var(--secondary-color,#ccc);'
+        'background:#fff"></iframe>'
     )
 
 
@@ -86,10 +161,28 @@ def rejections_text(rejections: list[Rejection]) -> str:
     return "\n".join(str(r) for r in rejections)
 
 
+def _attachment_item(attachment: Attachment, saved_path: str | None) -> str:
+    label = escape(
+        f"{attachment.filename} ({attachment.content_type}, {attachment.size} bytes"
+        f"{', inline' if attachment.inline else ''})"
+    )
+    if saved_path:
+        return f"{label}, saved as {escape(saved_path)}"
+    if attachment.size > EMBED_LIMIT:
+        return label
+    # Served as octet-stream with a download name: the browser saves the file
+    # and never renders it, whatever type the e-mail claimed.
+    encoded = base64.b64encode(attachment.content).decode("ascii")
+    return (
+        f'<a style="{_LINK_STYLE}" download="{escape(attachment.filename)}" '
+        f'href="data:application/octet-stream;base64,{encoded}">{label}</a>'
+    )
+
+
 def _table(rows: list[tuple[str, str]]) -> str:
     cells = "".join(
-        f'<tr><td style="padding-right:12px;color:#555;vertical-align:top">'
-        f"{escape(name)}</td><td>{escape(value)}</td></tr>"
+        f'<tr><td style="{_LABEL_STYLE}">{escape(name)}</td>'
+        f"<td>{escape(value)}</td></tr>"
         for name, value in rows
     )
     return f"<table>{cells}</table>"
@@ -101,4 +194,7 @@ def _section(title: str, body: str) -> str:
 
 def _pre(text: str) -> str:
     shown = text if len(text) <= _TEXT_LIMIT else text[:_TEXT_LIMIT] + "\n[...]"
-    return f'<pre style="white-space:pre-wrap;margin:2px 0">{escape(shown)}</pre>'
+    return (
+        '<pre style="white-space:pre-wrap;margin:2px 0;color:inherit;'
+        f'background:transparent">{escape(shown)}</pre>'
+    )

@@ -14,10 +14,13 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Protocol
 
+from robot.utils import secs_to_timestr
+
 from .errors import ConfigurationError, ServerError
-from .faults import FaultRules
+from .faults import FaultRules, normalize_command
 from .filters import MessageFilter, compile_regex
-from .mailbox import Mailbox
+from .listing import count_text, listing
+from .mailbox import Mailbox, Rejection
 from .message import ReceivedMessage
 from .protocol import (
     MockHandler,
@@ -115,7 +118,7 @@ class MockSMTPServer:
         """Bind the port and serve on a background thread; return the bound port."""
         if self.running:
             raise ServerError(
-                f"The mock SMTP server is already running on {self._address}."
+                f"The mock SMTP server is already running on {self.address}."
             )
         sockets = bind_sockets(self.host, self._requested_port)
         self._state.closing = False
@@ -188,11 +191,12 @@ class MockSMTPServer:
             self.stop()
 
     def __repr__(self) -> str:
-        state = f"running on {self._address}" if self.running else "stopped"
+        state = f"running on {self.address}" if self.running else "stopped"
         return f"<MockSMTPServer {state}, {len(self.messages)} message(s)>"
 
     @property
-    def _address(self) -> str:
+    def address(self) -> str:
+        """``host:port``, as error messages and logs show it."""
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"{host}:{self.port}"
 
@@ -230,20 +234,165 @@ class MockSMTPServer:
     def open_sessions(self) -> int:
         return len(self._state.sessions)
 
+    # Reading the mailbox. Each check raises AssertionError with a message that
+    # says what was expected and lists what arrived; ``msg`` replaces it.
+
     def get_messages(self, **filters: str) -> list[ReceivedMessage]:
+        """The received messages that match ``filters``, oldest first."""
         return self.messages.select(MessageFilter(filters))
 
-    def wait_for_message(self, timeout: float = 5.0, **filters: str) -> ReceivedMessage:
-        """The oldest matching message not yet returned by a wait, waiting up to
-        ``timeout`` seconds for it to arrive."""
-        message_filter = MessageFilter(filters)
-        message = self.messages.wait_for_new_message(message_filter, timeout)
+    def count_messages(self, **filters: str) -> int:
+        """How many received messages match ``filters``."""
+        return self.messages.count(MessageFilter(filters))
+
+    def wait_for_message(
+        self, timeout: float = 5.0, msg: str | None = None, **filters: str
+    ) -> ReceivedMessage:
+        """The oldest matching message that no earlier wait returned, waiting up
+        to ``timeout`` seconds for it to arrive.
+
+        Each wait returns a new message: after two password resets, the second
+        wait returns the second mail, never the first again.
+        """
+        seconds = check_timeout(timeout)
+        wanted = MessageFilter(filters)
+        message = self.messages.wait_for_new_message(wanted, seconds)
         if message is None:
             raise AssertionError(
-                f"No new message ({message_filter.describe()}) arrived in {timeout} "
-                f"seconds; {len(self.messages)} message(s) in the mailbox."
+                msg
+                or f"No new message ({wanted.describe()}) was received in "
+                f"{secs_to_timestr(seconds)}.\n{self._listing(wanted)}"
             )
         return message
+
+    def wait_for_message_count(
+        self, count: int, timeout: float = 5.0, msg: str | None = None, **filters: str
+    ) -> list[ReceivedMessage]:
+        """Wait until exactly ``count`` received messages match; return them."""
+        check_count(count)
+        seconds = check_timeout(timeout)
+        wanted = MessageFilter(filters)
+        reached = self.messages.wait_for_count(count, wanted, seconds)
+        found = self.messages.select(wanted)
+        if not reached or len(found) != count:
+            raise AssertionError(
+                msg
+                or f"Expected {count_text(count)} ({wanted.describe()}) within "
+                f"{secs_to_timestr(seconds)}, but received {len(found)}.\n"
+                f"{self._listing(wanted)}"
+            )
+        return found
+
+    def assert_message_count(
+        self, count: int, msg: str | None = None, **filters: str
+    ) -> None:
+        """Fail unless exactly ``count`` received messages match ``filters``."""
+        check_count(count)
+        wanted = MessageFilter(filters)
+        actual = self.messages.count(wanted)
+        if actual != count:
+            raise AssertionError(
+                msg
+                or f"Expected {count_text(count)} ({wanted.describe()}), but "
+                f"received {actual}.\n{self._listing(wanted)}"
+            )
+
+    def assert_message_matching(
+        self, regex: str, msg: str | None = None, **filters: str
+    ) -> ReceivedMessage:
+        """The first received message whose source, decoded headers or text
+        match the regular expression ``regex``; fail when there is none."""
+        wanted = MessageFilter({**filters, "matching": regex})
+        found = self.messages.select(wanted)
+        if not found:
+            raise AssertionError(
+                msg
+                or f"No received message matches ({wanted.describe()}).\n"
+                f"{self._listing()}"
+            )
+        return found[0]
+
+    def assert_no_message_matching(
+        self, regex: str, msg: str | None = None, **filters: str
+    ) -> None:
+        """Fail if a received message matches the regular expression ``regex``."""
+        wanted = MessageFilter({**filters, "matching": regex})
+        self._fail_if_found(wanted, self.messages.select(wanted), msg)
+
+    def assert_no_message(
+        self, within: float = 0, msg: str | None = None, **filters: str
+    ) -> None:
+        """Fail as soon as a message matching ``filters`` is in the mailbox,
+        already there or arriving within ``within`` seconds.
+
+        Passes after ``within`` seconds otherwise: the check that a newsletter
+        was *not* sent, without a sleep.
+        """
+        seconds = check_timeout(within, "within")
+        wanted = MessageFilter(filters)
+        found = self.messages.wait_for_any(wanted, seconds)
+        self._fail_if_found(wanted, found, msg, seconds)
+
+    def _fail_if_found(
+        self,
+        wanted: MessageFilter,
+        found: list[ReceivedMessage],
+        msg: str | None,
+        within: float | None = None,
+    ) -> None:
+        if not found:
+            return
+        when = f" within {secs_to_timestr(within)}" if within else ""
+        raise AssertionError(
+            msg
+            or f"Expected no message ({wanted.describe()}){when}, but "
+            f"{count_text(len(found))} matched:\n{listing(found)}"
+        )
+
+    def _listing(self, wanted: MessageFilter | None = None) -> str:
+        return listing(self.messages.snapshot(), wanted)
+
+    # Fault injection: each method returns the rule it set, described.
+
+    def reply_to_recipient(
+        self, address: str, reply: str, times: int | None = None
+    ) -> str:
+        """Answer ``RCPT TO`` for addresses matching the regular expression
+        ``address`` with ``reply``, ``times`` times (None: until cleared)."""
+        return self.faults.reply_to_address("RCPT", address, reply, times)
+
+    def reply_to_sender(
+        self, address: str, reply: str, times: int | None = None
+    ) -> str:
+        """Answer ``MAIL FROM`` for matching addresses with ``reply``."""
+        return self.faults.reply_to_address("MAIL", address, reply, times)
+
+    def reply_to_data(self, reply: str, times: int | None = None) -> str:
+        """Answer the end of the next ``times`` messages with ``reply``; they are
+        not stored."""
+        return self.faults.reply_to_data(reply, times)
+
+    def disconnect_on(self, command: str, times: int | None = None) -> str:
+        """Drop the connection without a reply when ``command`` arrives."""
+        return self.faults.disconnect_on(command, times)
+
+    def delay_reply(
+        self, command: str, seconds: float, times: int | None = None
+    ) -> str:
+        """Wait ``seconds`` before handling ``command``: a slow server."""
+        return self.faults.delay_reply(command, seconds, times)
+
+    def clear_faults(self) -> None:
+        """Remove every fault rule: normal service again."""
+        self.faults.clear()
+
+    def rejected_commands(self, command: str | None = None) -> list[Rejection]:
+        """The commands answered with 4xx or 5xx (or dropped), oldest first."""
+        rejections = self.messages.rejections
+        if command:
+            wanted = normalize_command(command)
+            rejections = [r for r in rejections if r.command == wanted]
+        return rejections
 
     def deliver(
         self,
@@ -518,6 +667,19 @@ class _ServerGroup:
     async def wait_closed(self) -> None:
         for server in self.servers:
             await server.wait_closed()
+
+
+def check_timeout(seconds: float, name: str = "timeout") -> float:
+    if seconds < 0:
+        raise ConfigurationError(
+            f"'{name}' must not be negative, got -{secs_to_timestr(-seconds)}."
+        )
+    return seconds
+
+
+def check_count(count: int) -> None:
+    if count < 0:
+        raise ConfigurationError(f"Count must be zero or more, got {count}.")
 
 
 def validate_port(port: int | str) -> int:

@@ -5,7 +5,7 @@ Resource          resources/common.resource
 
 Suite Setup       Start Server For Suite
 Suite Teardown    Stop Mock SMTP Server
-Test Setup        Reset Mock Server
+Test Setup        Reset Mock SMTP Server
 
 
 *** Test Cases ***
@@ -45,7 +45,7 @@ Reply To Data The Chosen Number Of Times
     Length Should Be    ${rejected}    2
 
 Disconnect On A Command
-    Disconnect On    RCPT
+    Disconnect On    RCPT    times=1
     ${output}=    Send Mail Expecting Failure    --to    alice@example.com
     Should Contain    ${output}    SMTPServerDisconnected
     Send Mail    --to    alice@example.com
@@ -78,7 +78,7 @@ Clear Faults Restores Normal Service
 
 Reset Clears Faults So They Never Leak
     Reply To Data    554 5.6.0 Rejected    times=${None}
-    Reset Mock Server
+    Reset Mock SMTP Server
     Send Mail    --to    alice@example.com
     Received Message Count Should Be    1
 
@@ -88,7 +88,7 @@ Bad Fault Arguments Say What Is Allowed
     ...    Reply To Data
     ...    nope
     Run Keyword And Expect Error
-    ...    Unknown SMTP command 'HELLO'. Allowed: EHLO, HELO, AUTH, STARTTLS, MAIL, RCPT, DATA, END OF DATA, RSET, NOOP, VRFY, QUIT.
+    ...    ValueError: Argument 'command' got value 'HELLO' that cannot be converted to 'EHLO', 'HELO', 'AUTH', 'STARTTLS', 'MAIL', 'RCPT', 'DATA', 'END OF DATA', 'RSET', 'NOOP', 'VRFY' or 'QUIT'.
     ...    Disconnect On
     ...    HELLO
     Run Keyword And Expect Error    'times' must be a positive number or None, got -1.

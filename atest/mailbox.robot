@@ -5,7 +5,7 @@ Resource          resources/common.resource
 
 Suite Setup       Start Server For Suite
 Suite Teardown    Stop Mock SMTP Server
-Test Setup        Reset Mock Server
+Test Setup        Reset Mock SMTP Server
 
 
 *** Test Cases ***
@@ -89,7 +89,7 @@ Message Matching Should Not Have Been Received
     Send Mail    --to    alice@example.com    --text    Password: hunter2
     Message Matching Should Not Have Been Received    credit card
     Run Keyword And Expect Error
-    ...    Expected no message matching (matching=Password: \\S+), but 1 message matched:*
+    ...    Expected no message (matching=Password: \\S+), but 1 message matched:*
     ...    Message Matching Should Not Have Been Received    Password: \\S+
 
 Wait For Mail Sent Asynchronously
@@ -115,7 +115,7 @@ Wait Times Out With What Was Received
     ...    recipient=alice@example.com
     ...    timeout=0.3 s
     Run Keyword And Expect Error    Alice got nothing
-    ...    Wait Until Message Is Received    recipient=alice@example.com    timeout=0.1 s    error=Alice got nothing
+    ...    Wait Until Message Is Received    recipient=alice@example.com    timeout=0.1 s    msg=Alice got nothing
 
 Wait Until Received Message Count Is
     ${handle}=    Start Process Sending Mail    --delay    0.3    --to    ops@example.com    --count    3

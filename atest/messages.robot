@@ -6,7 +6,7 @@ Resource          resources/common.resource
 
 Suite Setup       Start Server For Suite
 Suite Teardown    Stop Mock SMTP Server
-Test Setup        Reset Mock Server
+Test Setup        Reset Mock SMTP Server
 
 
 *** Variables ***
@@ -109,7 +109,8 @@ Message Body Should Contain
     Message Body Should Contain    ${msg}    Plain    part=text
     Run Keyword And Expect Error    The text body of message #* does not contain 'Rich'.*
     ...    Message Body Should Contain    ${msg}    Rich    part=text
-    Run Keyword And Expect Error    Unknown body part 'attachment'. Allowed: any, text, html.
+    Run Keyword And Expect Error
+    ...    ValueError: Argument 'part' got value 'attachment' that cannot be converted to 'any', 'text' or 'html'.
     ...    Message Body Should Contain    ${msg}    x    part=attachment
 
 Save Message As EML Keeps The Exact Bytes

@@ -12,7 +12,7 @@ Suite Teardown    Terminate All Processes
 
 *** Test Cases ***
 Messages Cross The Remote Interface As Dictionaries
-    Mock.Reset Mock Server
+    Mock.Reset Mock SMTP Server
     Send Mail    --to    alice@example.com    --subject    Over the wire    --text    Hello remote
     ...    port=${SMTP_PORT}
     ${msg}=    Mock.Wait Until Message Is Received    recipient=alice@example.com    timeout=10 s
@@ -25,14 +25,14 @@ Messages Cross The Remote Interface As Dictionaries
     Should Be Empty    ${links}
 
 Remote Failures Explain Themselves
-    Mock.Reset Mock Server
+    Mock.Reset Mock SMTP Server
     Run Keyword And Expect Error    Expected 1 message (no filter), but received 0.\nThe mailbox is empty.
     ...    Mock.Received Message Count Should Be    1
     Run Keyword And Expect Error    No new message (subject=never) was received in 200 milliseconds.*
     ...    Mock.Wait Until Message Is Received    subject=never    timeout=0.2 s
 
 Fault Rules Set Remotely
-    Mock.Reset Mock Server
+    Mock.Reset Mock SMTP Server
     Mock.Reply To Data    451 4.3.0 Later    times=1
     Send Mail Expecting Failure    --to    bob@example.com    port=${SMTP_PORT}
     Send Mail    --to    bob@example.com    port=${SMTP_PORT}

@@ -40,7 +40,8 @@ Invalid Port Fails Clearly
     ...    Start Mock SMTP Server    port=70000
 
 Unknown TLS Mode Fails Clearly
-    Run Keyword And Expect Error    Unknown TLS mode 'ssl'. Allowed: none, starttls, implicit.
+    Run Keyword And Expect Error
+    ...    ValueError: Argument 'tls' got value 'ssl' that cannot be converted to 'none', 'starttls' or 'implicit'.
     ...    Start Mock SMTP Server    tls=ssl
 
 Keywords Need A Running Server
@@ -71,7 +72,7 @@ Reset Empties The Mailbox
     Start Server For Suite
     Send Mail    --to    alice@example.com
     Received Message Count Should Be    1
-    Reset Mock Server
+    Reset Mock SMTP Server
     Received Message Count Should Be    0
 
 Default Timeout Can Be Changed

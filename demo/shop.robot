@@ -8,7 +8,7 @@ Resource          shop.resource
 
 Suite Setup       Start Mail Server
 Suite Teardown    Stop Mock SMTP Server
-Test Setup        Reset Mock Server
+Test Setup        Reset Mock SMTP Server
 
 
 *** Test Cases ***

@@ -38,7 +38,8 @@ def test_introduction_has_the_sections_users_need():
         "= Filters =",
         "= TLS and AUTH =",
         "= Fault injection =",
-        "= Parallel runs =",
+        "= Suite trees and several servers =",
+        "= Evidence in the log =",
     ):
         assert section in LIBRARY.doc
     assert LIBRARY.inits[0].doc
@@ -50,6 +51,7 @@ def test_keyword_names_follow_robot_conventions():
         assert first in {
             "Start",
             "Stop",
+            "Switch",
             "Get",
             "Set",
             "Reset",
@@ -75,7 +77,7 @@ def test_committed_docs_are_up_to_date():
 def test_importing_the_library_opens_no_socket():
     threads = threading.active_count()
     library = SMTPMockLibrary(port=2525)
-    assert library._server is None
+    assert library.registry.current is None
     assert threading.active_count() == threads
 
 

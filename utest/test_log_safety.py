@@ -108,7 +108,10 @@ def test_the_hostile_content_is_shown_as_text(rendered_log):
 def test_failed_test_logs_the_mail_it_received_as_evidence(rendered_log):
     output, _ = rendered_log
     evidence = output.split('name="Failed Test Logs Its Mail As Evidence"')[1]
-    assert "Evidence: 1 message received during this test." in evidence
+    assert re.search(
+        r"Evidence: 1 message received by server '1' \(port \d+\) during this test.",
+        evidence,
+    )
     assert "second@example.com" in evidence  # its envelope recipient
     assert evidence.count("&lt;b&gt;Message #") == 1  # not the first test's mail
 
