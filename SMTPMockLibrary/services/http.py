@@ -136,10 +136,10 @@ class HTTPService:
         app.router.add_get("/", self._page)
         app.router.add_get("/static/{name}", self._asset)
         app.on_response_prepare.append(_security_headers)
-        self._runner = web.AppRunner(app, access_log=None)
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
         for sock in sockets:
-            await web.SockSite(self._runner, sock, shutdown_timeout=1.0).start()
+            await web.SockSite(self._runner, sock).start()
 
     async def _shutdown(self) -> None:
         await self.api.events.close_all()

@@ -109,10 +109,17 @@ class MessageView:
         return self._parts
 
     def attachments(self) -> list[tuple[str, Attachment]]:
-        return [(i, a) for i, a in self.parts() if not _is_inline(a)]
+        return [(i, a) for i, a in self.parts() if not self._is_inline(a)]
 
     def inlines(self) -> list[tuple[str, Attachment]]:
-        return [(i, a) for i, a in self.parts() if _is_inline(a)]
+        return [(i, a) for i, a in self.parts() if self._is_inline(a)]
+
+    def _is_inline(self, attachment: Attachment) -> bool:
+        """Embedded in the HTML body: has a Content-ID the body refers to."""
+        cid = attachment.content_id
+        return cid is not None and (
+            attachment.inline or f"cid:{cid}" in self.message.html
+        )
 
     def part(self, part_id: str) -> Attachment | None:
         return next((a for i, a in self.parts() if i == part_id), None)
@@ -329,10 +336,6 @@ def _leaves(part: Message, path: str) -> Iterator[tuple[str, Message]]:
 
 def _is_rfc822(part: Message) -> bool:
     return part.get_content_type() == "message/rfc822"
-
-
-def _is_inline(attachment: Attachment) -> bool:
-    return attachment.inline and attachment.content_id is not None
 
 
 def _attachment_json(part_id: str, attachment: Attachment) -> dict:

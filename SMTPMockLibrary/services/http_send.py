@@ -33,15 +33,15 @@ def build_message(request: Any) -> tuple[bytes, str, list[str]]:
     if not isinstance(request, dict):
         raise SendError("The send request must be a JSON object.")
     message = EmailMessage()
-    sender = _address(request.get("From"), "From")
-    if not sender:
+    if not isinstance(request.get("From"), dict) or not request["From"].get("Email"):
         raise SendError("The send request needs From.Email.")
-    message["From"] = _header_address(request["From"])
+    sender = _address(request["From"], "From")
+    message["From"] = _header_address(request["From"], "From")
     recipients: list[str] = []
     for field in ("To", "Cc"):
         entries = _list(request, field)
         if entries:
-            message[field] = ", ".join(_header_address(e) for e in entries)
+            message[field] = ", ".join(_header_address(e, field) for e in entries)
             recipients += [_address(e, field) for e in entries]
     bcc = _list(request, "Bcc")
     recipients += [_plain_address(b, "Bcc") for b in bcc]
@@ -49,7 +49,9 @@ def build_message(request: Any) -> tuple[bytes, str, list[str]]:
         raise SendError("The send request needs at least one To, Cc or Bcc address.")
     reply_to = _list(request, "ReplyTo")
     if reply_to:
-        message["Reply-To"] = ", ".join(_header_address(e) for e in reply_to)
+        message["Reply-To"] = ", ".join(
+            _header_address(e, "Reply-To") for e in reply_to
+        )
     message["Subject"] = _string(request, "Subject")
     message["Date"] = formatdate(localtime=True)
     message["Message-ID"] = make_msgid(domain="smtpmock.localhost")
@@ -130,8 +132,8 @@ def _plain_address(value: Any, field: str) -> str:
     return address
 
 
-def _header_address(entry: dict) -> str:
-    address = _address(entry, "address")
+def _header_address(entry: dict, field: str) -> str:
+    address = _address(entry, field)
     username, _, domain = address.rpartition("@")
     return str(
         Address(
