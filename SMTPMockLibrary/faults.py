@@ -145,7 +145,7 @@ class FaultRules:
     ) -> str:
         if seconds < 0:
             raise ConfigurationError(
-                f"Delay must not be negative, got -{secs_to_timestr(-seconds)}."
+                f"Delay must not be negative, got {seconds:g} seconds."
             )
         rule = _Rule(seconds, validate_times(times))
         name = normalize_command(command)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import fnmatch
 import re
 from collections.abc import Callable, Iterable, Mapping
@@ -40,6 +41,7 @@ class _Pattern:
         if value.startswith("glob:"):
             glob = value[len("glob:") :]
             return cls(value, lambda candidate: fnmatch.fnmatchcase(candidate, glob))
+        _reject_misspelt_prefix(name, value)
         if plain == "address":
             lowered = _normalized_address(value)
             return cls(value, lambda candidate: candidate.lower() == lowered)
@@ -49,6 +51,30 @@ class _Pattern:
 
     def any(self, candidates: Iterable[str]) -> bool:
         return any(self.test(candidate) for candidate in candidates)
+
+
+_PREFIX_LIKE = re.compile(r"([a-z]{2,8}):(?=\S)")
+PREFIXES = ("regexp", "glob")
+
+
+def _reject_misspelt_prefix(name: str, value: str) -> None:
+    """``rgx:^Hi`` is a typo of ``regexp:``, not text to look for.
+
+    Only a short lowercase word directly followed by the pattern counts, so
+    ``Re: Hello`` and ``Ticket:42`` stay plain text.
+    """
+    match = _PREFIX_LIKE.match(value)
+    if not match:
+        return
+    word = match.group(1)
+    close = difflib.get_close_matches(word, PREFIXES, n=1, cutoff=0.6)
+    if close or word in ("re", "rx"):
+        suggestion = close[0] if close else "regexp"
+        raise ConfigurationError(
+            f"Unknown prefix '{word}:' in {name}={value}. Did you mean "
+            f"'{suggestion}:'? Prefixes: regexp:, glob:. To look for the text "
+            f"itself, write {name}=regexp:{re.escape(value)}"
+        )
 
 
 def _normalized_address(value: str) -> str:

@@ -19,7 +19,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, AnyStr
 
-from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+from aiosmtpd.smtp import (
+    SMTP,
+    AuthResult,
+    Envelope,
+    LoginPassword,
+    Session,
+    TLSSetupException,
+)
 
 from .faults import END_OF_DATA, FaultRules
 from .mailbox import Mailbox, Rejection
@@ -146,6 +153,22 @@ class MockSMTP(SMTP):
             return match.group(1), match.group(2)
         return super()._getaddr(arg)
 
+    async def handle_exception(self, error: Exception) -> str:
+        if isinstance(error, TLSSetupException):
+            # The client broke off the handshake, typically because it does
+            # not trust the certificate: the client doing its job, not a
+            # server error. aiosmtpd closes the connection after this.
+            self.record_tls_failure(error.__cause__ or error)
+            return "454 4.7.0 TLS handshake failed"
+        return await super().handle_exception(error)
+
+    def record_tls_failure(self, error: BaseException) -> None:
+        reason = tls_failure_reason(error)
+        self._record("--", f"TLS handshake failed: {reason}")
+        self.state.mailbox.add_rejection(
+            Rejection("STARTTLS", "", f"(TLS handshake failed: {reason})", self._peer)
+        )
+
     @property
     def _peer(self) -> tuple[str, int] | None:
         return self.session.peer if self.session else None  # type: ignore[return-value]
@@ -188,6 +211,12 @@ for _name in dir(SMTP):
         setattr(MockSMTP, _name, _recording(_name[5:], getattr(SMTP, _name)))
 
 
+def tls_failure_reason(error: BaseException) -> str:
+    """``ssl.SSLError`` texts name the alert the client sent, e.g. unknown ca."""
+    reason = getattr(error, "reason", None) or str(error) or type(error).__name__
+    return str(reason).replace("_", " ").lower() if reason else "unknown reason"
+
+
 def _loggable(command: str, argument: str | None) -> str:
     if not argument:
         return ""
@@ -216,7 +245,8 @@ class MockHandler:
         reply = self.state.faults.reply_for_address("MAIL", address)
         if reply:
             return reply
-        envelope.mail_from = address
+        # The null reverse-path of a bounce, MAIL FROM:<>, is the empty sender.
+        envelope.mail_from = "" if address == "<>" else address
         envelope.mail_options.extend(mail_options)
         return "250 OK"
 

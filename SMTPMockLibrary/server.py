@@ -672,7 +672,7 @@ class _ServerGroup:
 def check_timeout(seconds: float, name: str = "timeout") -> float:
     if seconds < 0:
         raise ConfigurationError(
-            f"'{name}' must not be negative, got -{secs_to_timestr(-seconds)}."
+            f"'{name}' must not be negative, got {seconds:g} seconds."
         )
     return seconds
 

@@ -68,10 +68,35 @@ def server_tls(
     if host and host not in names and not _is_wildcard(host):
         names.append(host)
     authority.issue_cert(*names).configure_cert(context)
-    directory = tempfile.TemporaryDirectory(prefix="smtpmock-ca-")
+    directory = tempfile.TemporaryDirectory(prefix="smtpmock-ca-", dir=_public_root())
+    # A certificate is public, and a mail server running as its own user
+    # (Exim runs as Debian-exim) must be able to read it. The private keys
+    # never touch the disk: trustme hands them to the context in memory.
+    os.chmod(directory.name, 0o755)
     ca_file = os.path.join(directory.name, "ca.pem")
     authority.cert_pem.write_to_path(ca_file)
+    os.chmod(ca_file, 0o644)
     return ServerTLS(context, ca_file=ca_file, _directory=directory)
+
+
+def _public_root() -> str:
+    """A temporary directory that every user can reach: ``TMPDIR`` when it is,
+    else the system's own."""
+    for candidate in (tempfile.gettempdir(), "/tmp", "/var/tmp", "/dev/shm"):
+        if os.path.isdir(candidate) and _reachable_by_everyone(candidate):
+            return candidate
+    return tempfile.gettempdir()
+
+
+def _reachable_by_everyone(path: str) -> bool:
+    path = os.path.abspath(path)
+    while True:
+        if not os.stat(path).st_mode & 0o001:
+            return False
+        parent = os.path.dirname(path)
+        if parent == path:
+            return True
+        path = parent
 
 
 def _is_wildcard(host: str) -> bool:
