@@ -54,6 +54,15 @@ ORIGIN = "imap"
 _log = logging.getLogger(__name__)
 
 
+def _not_client_input(record: logging.LogRecord) -> bool:
+    # pymap's debug log shows every line a client sends, LOGIN passwords and
+    # AUTHENTICATE secrets included: those lines are never logged here.
+    return "-->|" not in str(record.msg)
+
+
+logging.getLogger("pymap.imap").addFilter(_not_client_input)
+
+
 class ImapService:
     """An IMAP server over ``maildrops``, run on ``loop`` (the SMTP server's).
 
