@@ -211,6 +211,15 @@ for _name in dir(SMTP):
         setattr(MockSMTP, _name, _recording(_name[5:], getattr(SMTP, _name)))
 
 
+def stored_sender(mail_from: str | None) -> str:
+    """The null reverse-path of a bounce, ``MAIL FROM:<>``, is the empty sender.
+
+    The envelope keeps ``<>`` while the session runs: aiosmtpd refuses RCPT
+    when ``mail_from`` is empty.
+    """
+    return "" if mail_from in (None, "<>") else mail_from
+
+
 def tls_failure_reason(error: BaseException) -> str:
     """``ssl.SSLError`` texts name the alert the client sent, e.g. unknown ca."""
     reason = getattr(error, "reason", None) or str(error) or type(error).__name__
@@ -245,8 +254,7 @@ class MockHandler:
         reply = self.state.faults.reply_for_address("MAIL", address)
         if reply:
             return reply
-        # The null reverse-path of a bounce, MAIL FROM:<>, is the empty sender.
-        envelope.mail_from = "" if address == "<>" else address
+        envelope.mail_from = address
         envelope.mail_options.extend(mail_options)
         return "250 OK"
 
@@ -288,7 +296,7 @@ class MockHandler:
         self.state.mailbox.add(
             ReceivedMessage(
                 envelope.original_content or b"",
-                envelope.mail_from or "",
+                stored_sender(envelope.mail_from),
                 list(envelope.rcpt_tos),
                 peer=session.peer,  # type: ignore[arg-type]
                 helo=session.host_name,

@@ -49,11 +49,14 @@ Keywords Need A Running Server
     ...    The mock SMTP server is not running. Use 'Start Mock SMTP Server' first.
     ...    Get Received Messages
 
-Starting Again Gives A Fresh Server
+Starting Again Gives A Fresh Server On The Same Port
     ${port}=    Start Mock SMTP Server
     Send Mail    --to    alice@example.com    port=${port}
-    Start Mock SMTP Server
+    ${again}=    Start Mock SMTP Server
+    Should Be Equal    ${again}    ${port}
     Received Message Count Should Be    0
+    Send Mail    --to    alice@example.com    port=${port}
+    Received Message Count Should Be    1
 
 Stop Closes The Port
     ${port}=    Start Mock SMTP Server

@@ -80,6 +80,8 @@ class ServerRegistry:
         self._running.remove(running)
         if self._current is running:
             self._current = self._running[-1] if self._running else None
+        if not self._running:
+            self._started = 0  # numbering starts again, as browser indexes do
 
     def owned_by(self, suite_id: str) -> list[RunningServer]:
         return [r for r in self._running if r.owner == suite_id]

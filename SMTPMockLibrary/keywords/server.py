@@ -46,7 +46,8 @@ class ServerKeywords(LibraryComponent):
         several servers`.
 
         - ``alias``: a name for `Switch Mock SMTP Server`. Servers started
-          without one are called ``1``, ``2``... in the order started.
+          without one are called ``1``, ``2``... in the order started; the
+          numbering starts again when no server is running.
         - ``tls``: ``none``, ``starttls`` (plain connection upgraded by the
           ``STARTTLS`` command) or ``implicit`` (TLS from the first byte, as on
           port 465). See `TLS and AUTH`.
