@@ -3,8 +3,114 @@ IMAP, POP3 and the HTTP API."""
 
 from __future__ import annotations
 
+from robot.api import logger
+from robotlibcore import keyword
+
+from ..message import ReceivedMessage
 from .base import LibraryComponent
+from .server import TLSMode
 
 
 class ServiceKeywords(LibraryComponent):
-    pass
+    # IMAP and POP3: the mailbox read back by applications that fetch mail.
+
+    @keyword("Start Mock IMAP Server")
+    def start_mock_imap_server(self, port: int = 0, tls: TLSMode = "none") -> int:
+        """Serves the current server's mailbox over IMAP and returns the port.
+
+        For applications that *fetch* mail (helpdesks, ticketing, "reply to
+        this e-mail" features, importers) and for suites that read mail with
+        an IMAP client (ImapLibrary2, RPA.Email, ``imaplib``, ``imapflow``).
+        The service stops with the SMTP server; starting it again replaces it.
+        Needs the ``imap`` extra (``pip install
+        robotframework-smtpmocklibrary[imap]``, Python 3.11 or newer).
+
+        - *Logins.* Every envelope recipient logs in with its address and
+          finds in ``INBOX`` the messages sent to it (Bcc included). A login
+          named in the server's ``users`` must use its password; any other
+          login is accepted with any password. The login ``*`` is a catch-all
+          that sees every message once (quote it for ``imaplib``-based
+          clients such as ImapLibrary2: ``user="*"``). Passwords are never
+          logged.
+        - *What is served.* ``BODY[]`` and ``RFC822`` are the received bytes
+          exactly, no ``Received:`` header added; UIDs and sizes are stable
+          across sessions. ``FETCH``, ``SEARCH``, ``STORE``, ``EXPUNGE``,
+          ``UID`` commands, ``IDLE`` (woken as soon as a message is stored)
+          and ``STARTTLS`` work as clients expect.
+        - *Flags are per user.* Deleting (``\\Deleted`` and ``EXPUNGE``)
+          removes a message from that user's view only: the mailbox keywords
+          still see it. `Get Message Flags` tells what the application did.
+        - ``tls``: ``none``, ``starttls`` or ``implicit``. The certificate is
+          signed by the same throw-away authority as the SMTP server's:
+          `Get Mock SMTP Server CA File`.
+
+        | ${port} =    Start Mock IMAP Server
+        | ${port} =    Start Mock IMAP Server    tls=starttls
+        | ${ca} =    Get Mock SMTP Server CA File
+        """
+        server = self.server
+        bound = server.start_imap(port, tls=tls)
+        logger.info(
+            f"Mock IMAP server listening on {server.host}:{bound} (TLS: {tls}); "
+            "every recipient logs in with its address, '*' sees all mail."
+        )
+        return bound
+
+    @keyword("Start Mock POP3 Server")
+    def start_mock_pop3_server(self, port: int = 0, tls: TLSMode = "none") -> int:
+        """Serves the current server's mailbox over POP3 and returns the port.
+
+        The same logins and per-recipient maildrops as `Start Mock IMAP
+        Server` (``*`` sees everything). RFC 1939 with ``CAPA``, ``UIDL``,
+        ``TOP``, ``USER``/``PASS``, ``AUTH PLAIN`` and ``STLS`` (``STLS``
+        needs Python 3.11 or newer). ``RETR`` sends the received bytes exactly
+        and marks the message ``\\Seen``; ``DELE`` followed by ``QUIT``
+        removes it from that user's maildrop only, which `Get Message Flags`
+        reports as ``pop3-deleted``. No extra is needed.
+
+        | ${port} =    Start Mock POP3 Server
+        | ${port} =    Start Mock POP3 Server    tls=implicit
+        """
+        server = self.server
+        bound = server.start_pop3(port, tls=tls)
+        logger.info(
+            f"Mock POP3 server listening on {server.host}:{bound} (TLS: {tls})."
+        )
+        return bound
+
+    @keyword("Deliver Message")
+    def deliver_message(
+        self, source: bytes | str, *recipients: str, sender: str = ""
+    ) -> ReceivedMessage:
+        """Puts a message into the recipients' mailboxes without SMTP, and returns it.
+
+        For applications that fetch mail the suite wrote: the message is then
+        served over IMAP and POP3, and seen by every query and wait keyword,
+        exactly as if it had been received. ``source`` is the message as
+        bytes, as text (line endings become ``\\r\\n``) or the path of an
+        ``.eml`` file. Give at least one recipient; ``sender`` is the envelope
+        sender.
+
+        | ${msg} =    Deliver Message    ${source}    alice@example.com
+        | ${msg} =    Deliver Message    ${CURDIR}/reply.eml    alice@example.com    bob@example.com    sender=customer@example.com
+        """
+        return self.server.deliver(source, list(recipients), sender)
+
+    @keyword("Get Message Flags")
+    def get_message_flags(
+        self, message: ReceivedMessage, user: str | None = None
+    ) -> list[str]:
+        """Returns what ``user`` did to the message over IMAP or POP3.
+
+        A sorted list of the message's IMAP flags for that user (``\\Seen``,
+        ``\\Answered``, ``\\Flagged``, ``\\Deleted``, ...), followed by
+        ``expunged`` once an IMAP client expunged it, or ``pop3-deleted`` once
+        a POP3 client deleted it (``DELE`` and ``QUIT``). Empty when the user
+        has not touched it. ``user`` is a recipient's address or ``*``; it may
+        be left out when the message has a single recipient.
+
+        | ${flags} =    Get Message Flags    ${msg}    user=alice@example.com
+        | Should Contain    ${flags}    \\\\Seen
+        | Should Contain    ${flags}    expunged
+        """
+        return self.server.message_flags(self.message(message), user)
