@@ -4,6 +4,7 @@ smtpmock                         # 127.0.0.1:1025, one line per message
 smtpmock --port 2525 --save-dir mail/ --json
 smtpmock --tls starttls --users alice:s3cret --auth-required
 smtpmock --remote 8270           # also serve the keywords to Robot's Remote library
+smtpmock --imap 1143 --pop3 1110 # also let mail clients and fetching apps read it
 """
 
 from __future__ import annotations
@@ -95,6 +96,18 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
         help="require HTTP Basic authentication on every page and endpoint",
     )
     parser.add_argument(
+        "--imap",
+        type=int,
+        metavar="PORT",
+        help="also serve the mailbox over IMAP on PORT (needs the [imap] extra); "
+        "every recipient logs in with its address, '*' sees all mail",
+    )
+    parser.add_argument("--imap-tls", choices=TLS_MODES, default="none")
+    parser.add_argument(
+        "--pop3", type=int, metavar="PORT", help="also serve the mailbox over POP3"
+    )
+    parser.add_argument("--pop3-tls", choices=TLS_MODES, default="none")
+    parser.add_argument(
         "--version", action="version", version=f"smtpmock {__version__}"
     )
     return parser.parse_args(argv)
@@ -145,6 +158,16 @@ def serve(args: argparse.Namespace, out: TextIO, stop: threading.Event) -> None:
         if args.http is not None
         else None
     )
+    imap_port = (
+        server.start_imap(args.imap, tls=args.imap_tls)
+        if args.imap is not None
+        else None
+    )
+    pop3_port = (
+        server.start_pop3(args.pop3, tls=args.pop3_tls)
+        if args.pop3 is not None
+        else None
+    )
     try:
         if args.json:
             print(
@@ -156,6 +179,8 @@ def serve(args: argparse.Namespace, out: TextIO, stop: threading.Event) -> None:
                         "tls": server.tls,
                         "ca_file": server.ca_file,
                         "http_port": http_port,
+                        "imap_port": imap_port,
+                        "pop3_port": pop3_port,
                         "remote_port": remote.server_port
                         if remote is not None
                         else None,
@@ -179,6 +204,14 @@ def serve(args: argparse.Namespace, out: TextIO, stop: threading.Event) -> None:
                     file=out,
                     flush=True,
                 )
+            for name, read_back_port in (("IMAP", imap_port), ("POP3", pop3_port)):
+                if read_back_port is not None:
+                    print(
+                        f"{name}: {args.host}:{read_back_port} (log in as a "
+                        "recipient, or '*' for all mail)",
+                        file=out,
+                        flush=True,
+                    )
             if http_port is not None:
                 print(
                     f"HTTP API and web viewer: http://{args.http_host}:{http_port}/",

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import imaplib
+import json
 import os
 import poplib
 import socket
@@ -407,3 +408,32 @@ def test_fetchmail_fetches_by_uidl_and_deletes(server, tmp_path: Path):
     assert "POP3> UIDL" in result.stdout and "PASS *" in result.stdout
     assert out.read_bytes().endswith(RAW.replace(b"\r\n", b"\n"))
     assert server.message_flags(server.messages[0]) == ["\\Deleted", "pop3-deleted"]
+
+
+def test_smtpmock_command_serves_pop3_and_imap():
+    arguments = ["--port", "0", "--pop3", "0", "--pop3-tls", "implicit", "--json"]
+    if sys.version_info >= (3, 11):
+        arguments += ["--imap", "0"]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "SMTPMockLibrary", *arguments],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        started = json.loads(process.stdout.readline())
+        send(started["port"], RAW)
+        context = ssl.create_default_context(cafile=started["ca_file"])
+        pop = poplib.POP3_SSL("127.0.0.1", started["pop3_port"], context=context)
+        _clients.append(pop)
+        pop.user("alice@example.com")
+        pop.pass_("x")
+        assert retrieved(pop, 1) == RAW
+        if sys.version_info >= (3, 11):
+            imap = imaplib.IMAP4("127.0.0.1", started["imap_port"], timeout=10)
+            _clients.append(imap)
+            imap.login("alice@example.com", "x")
+            assert imap.select("INBOX")[1] == [b"1"]
+    finally:
+        process.terminate()
+        assert process.wait(10) == 0
+        process.stdout.close()
