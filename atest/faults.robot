@@ -87,7 +87,7 @@ Bad Fault Arguments Say What Is Allowed
     ...    Invalid SMTP reply 'nope': expected a three-digit code from 200 to 599 and an optional text on one line, like '550 5.1.1 No such user'.
     ...    Reply To Data
     ...    nope
-    Run Keyword And Expect Error
+    Expect Argument Error
     ...    ValueError: Argument 'command' got value 'HELLO' that cannot be converted to 'EHLO', 'HELO', 'AUTH', 'STARTTLS', 'MAIL', 'RCPT', 'DATA', 'END OF DATA', 'RSET', 'NOOP', 'VRFY' or 'QUIT'.
     ...    Disconnect On
     ...    HELLO

@@ -109,7 +109,7 @@ Message Body Should Contain
     Message Body Should Contain    ${msg}    Plain    part=text
     Run Keyword And Expect Error    The text body of message #* does not contain 'Rich'.*
     ...    Message Body Should Contain    ${msg}    Rich    part=text
-    Run Keyword And Expect Error
+    Expect Argument Error
     ...    ValueError: Argument 'part' got value 'attachment' that cannot be converted to 'any', 'text' or 'html'.
     ...    Message Body Should Contain    ${msg}    x    part=attachment
 

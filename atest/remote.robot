@@ -9,6 +9,9 @@ Resource          resources/common.resource
 Suite Setup       Start Remote Mock
 Suite Teardown    Terminate All Processes
 
+# A dry run cannot see these keywords: they come from a server process it does not start.
+Test Tags         remote
+
 
 *** Test Cases ***
 Messages Cross The Remote Interface As Dictionaries

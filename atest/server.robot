@@ -32,7 +32,7 @@ Port In Use Fails Clearly
     [Teardown]    Call Method    ${blocker}    close
 
 Invalid Port Fails Clearly
-    Run Keyword And Expect Error
+    Expect Argument Error
     ...    ValueError: Argument 'port' got value 'abc' that cannot be converted to integer or None.
     ...    Start Mock SMTP Server    port=abc
     Run Keyword And Expect Error
@@ -40,7 +40,7 @@ Invalid Port Fails Clearly
     ...    Start Mock SMTP Server    port=70000
 
 Unknown TLS Mode Fails Clearly
-    Run Keyword And Expect Error
+    Expect Argument Error
     ...    ValueError: Argument 'tls' got value 'ssl' that cannot be converted to 'none', 'starttls' or 'implicit'.
     ...    Start Mock SMTP Server    tls=ssl
 

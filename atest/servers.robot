@@ -1,9 +1,9 @@
 *** Settings ***
-Documentation       Several servers at once: an application that sends through two relays.
+Documentation    Several servers at once: an application that sends through two relays.
 
-Resource            resources/common.resource
+Resource         resources/common.resource
 
-Test Teardown       Stop All Mock SMTP Servers
+Test Teardown    Stop All Mock SMTP Servers
 
 
 *** Test Cases ***
@@ -59,9 +59,9 @@ Starting An Alias Again Replaces It On The Same Port
     Received Message Count Should Be    0
 
 A Misspelt Option Is Named In The Error
-    Run Keyword And Expect Error
-    ...    ValueError: Argument 'port' got value 'aliass=x' that cannot be converted to integer or None.
-    ...    Start Mock SMTP Server    aliass=x
+    Expect Argument Error
+    ...    ValueError: Argument 'port' got value 'aliass\=x' that cannot be converted to integer or None.
+    ...    Start Mock SMTP Server    aliass\=x
 
 Keywords Need A Running Server After All Stopped
     Start Mock SMTP Server

@@ -1,9 +1,9 @@
 *** Settings ***
-Documentation       A child suite sees the server its parent started.
+Documentation    A child suite sees the server its parent started.
 
-Resource            ../resources/common.resource
+Resource         ../resources/common.resource
 
-Test Setup          Reset Mock SMTP Server
+Test Setup       Reset Mock SMTP Server
 
 
 *** Test Cases ***

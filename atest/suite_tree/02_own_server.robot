@@ -1,11 +1,11 @@
 *** Settings ***
-Documentation       A child suite that starts its own server gets its own, and the
-...                 parent's back when its own stops.
+Documentation     A child suite that starts its own server gets its own, and the
+...               parent's back when its own stops.
 
-Resource            ../resources/common.resource
+Resource          ../resources/common.resource
 
-Suite Setup         Start Own Server
-Suite Teardown      Stop Mock SMTP Server
+Suite Setup       Start Own Server
+Suite Teardown    Stop Mock SMTP Server
 
 
 *** Test Cases ***
@@ -32,6 +32,7 @@ Stopping Own Server Gives The Parent's Back
 
 *** Keywords ***
 Start Own Server
+    [Documentation]    Remembers the parent's port, then starts this suite's own server.
     ${parent}=    Get Mock SMTP Server Port
     VAR    ${PARENT_PORT}    ${parent}    scope=SUITE
     ${own}=    Start Mock SMTP Server    alias=own
