@@ -500,10 +500,10 @@ class MockSMTPServer:
             raise ServerError(
                 str(error).replace("SMTP server", f"{name.upper()} server")
             ) from None
-        service = factory(
-            self._maildrops(), self._loop, sockets, tls=mode, ssl_context=context
-        )
         try:
+            service = factory(
+                self._maildrops(), self._loop, sockets, tls=mode, ssl_context=context
+            )
             return self._start_service(name, service)
         except BaseException:
             for sock in sockets:

@@ -259,6 +259,18 @@ def test_expunge_removes_from_that_users_view_only(server):
     ]
 
 
+def test_a_reset_empties_the_inboxes_for_the_next_login(server):
+    send(server.port, compose(subject="before"))
+    client = alice(server)
+    assert client.select("INBOX")[1] == [b"1"]
+    client.logout()
+    server.reset()
+    send(server.port, compose(subject="after"))
+    again = alice(server)
+    assert again.select("INBOX")[1] == [b"1"]
+    assert b"Subject: after" in literal(again, "(BODY.PEEK[HEADER])")
+
+
 def test_wrong_password_is_refused_and_the_server_keeps_serving(server):
     client = imaplib.IMAP4("127.0.0.1", server.imap_port, timeout=10)
     _clients.append(client)

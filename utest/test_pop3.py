@@ -243,25 +243,33 @@ def test_stls_on_python_310_is_a_clear_error():  # pragma: no cover
 
 
 @pytest.mark.skipif(sys.version_info < (3, 11), reason="IMAP needs Python 3.11+")
-def test_what_pop3_did_shows_in_an_open_imap_session(server):
+def test_what_pop3_did_is_pushed_to_an_imap_client_in_idle(server):
     send(server.port, compose(subject="one"))
     send(server.port, compose(subject="two"))
     server.start_imap()
-    imap = imaplib.IMAP4("127.0.0.1", server.imap_port, timeout=10)
-    _clients.append(imap)
-    imap.login("alice@example.com", "s3cret")
-    imap.select("INBOX")
+    sock = socket.create_connection(("127.0.0.1", server.imap_port), timeout=10)
+    reader = sock.makefile("rb")
+    _clients.extend([sock, reader])
+
+    def read_until(start: bytes) -> list[bytes]:
+        lines = [reader.readline()]
+        while not lines[-1].startswith(start):
+            assert lines[-1], "connection closed"
+            lines.append(reader.readline())
+        return lines
+
+    sock.sendall(b"a1 LOGIN alice@example.com s3cret\r\na2 SELECT INBOX\r\n")
+    read_until(b"a2 OK")
+    sock.sendall(b"a3 IDLE\r\n")
+    read_until(b"+ ")
     pop = alice(server)
     retrieved(pop, 1)
+    assert b"\\Seen" in read_until(b"* 1 FETCH")[-1]
     pop.dele(2)
     pop.quit()
-    assert imap.noop()[0] == "OK"
-    assert imap.untagged_responses.get("EXPUNGE") == [b"2"]
-    _, count = imap.select("INBOX")
-    assert count == [b"1"]
-    _, flags = imap.fetch("1", "(FLAGS)")
-    assert b"\\Seen" in flags[0]
-    imap.logout()
+    read_until(b"* 2 EXPUNGE")
+    sock.sendall(b"DONE\r\na4 SELECT INBOX\r\n")
+    assert b"* 1 EXISTS\r\n" in read_until(b"a4 OK")
 
 
 # Clients from Debian and curl.

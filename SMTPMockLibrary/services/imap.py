@@ -23,7 +23,7 @@ from typing import Any
 
 from ..errors import ServerError
 from ..message import ReceivedMessage
-from ._maildrops import EXPUNGED, Maildrops
+from ._maildrops import EXPUNGED, Maildrops, normalize_login
 
 try:
     from proxyprotocol.noop import ProxyProtocolNoop
@@ -167,16 +167,18 @@ class ImapService:
         self._tasks.append(asyncio.create_task(inbox.follow(message)))
 
     async def mailboxes_of(self, login: str) -> _UserMailboxes:
-        """The mailboxes of ``login``, its INBOX filled from the maildrop on first use."""
+        """The mailboxes of ``login``, its INBOX in step with the maildrop."""
         await self._arrivals.join()  # what was stored is in every INBOX
         async with self._creating:
+            # Registered first, so that a message stored meanwhile is added too
+            # (adding is idempotent).
             mailboxes = self._users.get(login)
             if mailboxes is None:
-                # Registered first, so that a message stored meanwhile is added
-                # too (adding is idempotent).
                 mailboxes = self._users[login] = _UserMailboxes(login, self.maildrops)
-                for message in self.maildrops.messages(login):
-                    await mailboxes.inbox.add_received(message)
+            stored = {m.sequence for m in self.maildrops.mailbox.snapshot()}
+            await mailboxes.inbox.forget_cleared(stored)
+            for message in self.maildrops.messages(login):
+                await mailboxes.inbox.add_received(message)
         return mailboxes
 
 
@@ -224,6 +226,14 @@ class _Inbox(MailboxData):
             message = self._received.pop(uid, None)
             if message is not None:
                 self.maildrops.remove(self.login, message, EXPUNGED, ORIGIN)
+
+    async def forget_cleared(self, stored: set[int]) -> None:
+        """Drop the messages that a reset took out of the server's mailbox."""
+        gone = [uid for uid, m in self._received.items() if m.sequence not in stored]
+        for uid in gone:
+            self._uids.pop(self._received.pop(uid).sequence, None)
+        if gone:
+            await MailboxData.delete(self, gone)  # not the user's expunge
 
     async def follow(self, message: ReceivedMessage) -> None:
         """Take over what another protocol did to ``message``."""
@@ -310,14 +320,13 @@ class _Login(LoginInterface):
         user = credentials.authcid
         if not credentials.verify(_Secret(user, self.service.maildrops)):
             raise InvalidAuth()
-        login = self.service.maildrops.login(user, "") or user.strip().lower()
-        return _Identity(login, self)
+        return _Identity(normalize_login(user), self)
 
     async def authorize(
         self, authenticated: IdentityInterface, authzid: str
     ) -> _Identity:
         assert isinstance(authenticated, _Identity)
-        if authzid and authzid.strip().lower() != authenticated.name:
+        if authzid and normalize_login(authzid) != authenticated.name:
             raise AuthorizationFailure()
         return authenticated
 

@@ -285,9 +285,11 @@ class _Session:
         message = self.message(argument)
         if message is None:
             return await self.no_such_message(argument)
-        await self.multiline(f"+OK {message.size} octets", message.raw)
         assert self.login is not None
+        # Marked before sending, so that a client that has the message also
+        # finds it \Seen.
         self.maildrops.add_flag(self.login, message, SEEN, ORIGIN)
+        await self.multiline(f"+OK {message.size} octets", message.raw)
         return True
 
     async def top(self, argument: str) -> bool:
