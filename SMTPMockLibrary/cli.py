@@ -25,6 +25,9 @@ from .tls import TLS_MODES
 from .version import __version__
 
 
+VERBOSE_TEXT_LIMIT = 4000
+
+
 def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="smtpmock",
@@ -65,6 +68,11 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     )
     output.add_argument(
         "--json", action="store_true", help="one JSON object per message, for machines"
+    )
+    output.add_argument(
+        "--verbose",
+        action="store_true",
+        help="also print each message's text body and links",
     )
     parser.add_argument(
         "--remote",
@@ -119,6 +127,17 @@ def message_line(message: ReceivedMessage) -> str:
         f"{message.received_at:%H:%M:%S}  #{message.sequence}  {message.sender or '<>'} -> "
         f"{recipients}  {message.subject!r}  {message.size:,} bytes"
     )
+
+
+def message_details(message: ReceivedMessage) -> str:
+    """The text body and links, indented under the message's line."""
+    text = message.text or "(no text body)"
+    if len(text) > VERBOSE_TEXT_LIMIT:
+        text = text[:VERBOSE_TEXT_LIMIT] + " [...]"
+    lines = [f"    {line}" for line in text.rstrip("\n").splitlines()]
+    lines += [f"    link: {link}" for link in message.links]
+    lines += [f"    attachment: {a}" for a in message.attachments]
+    return "\n".join(lines)
 
 
 def message_json(message: ReceivedMessage, saved: str | None) -> str:
@@ -231,6 +250,8 @@ def serve(args: argparse.Namespace, out: TextIO, stop: threading.Event) -> None:
                     print(message_json(message, saved), file=out, flush=True)
                 elif not args.quiet:
                     print(message_line(message), file=out, flush=True)
+                    if args.verbose:
+                        print(message_details(message), file=out, flush=True)
     finally:
         if remote is not None:
             remote.stop()

@@ -14,7 +14,6 @@ import base64
 import re
 from html import escape
 
-from .listing import count_text
 from .mailbox import Rejection
 from .message import Attachment, ReceivedMessage
 
@@ -108,7 +107,8 @@ def evidence_cards(messages: list[ReceivedMessage]) -> list[str]:
     rest = len(messages) - len(shown)
     if rest:
         cards.append(
-            f"<p>... and {count_text(rest)} more, not shown: use "
+            f"<p>... and {rest} more {'message' if rest == 1 else 'messages'}, "
+            "not shown: use "
             "<i>Log Received Messages</i> to see them all.</p>"
         )
     return cards

@@ -26,6 +26,8 @@ Messages Cross The Remote Interface As Dictionaries
     Mock.Message Body Should Contain    ${msg}    Hello remote
     ${links}=    Mock.Get Links From Message    ${msg}
     Should Be Empty    ${links}
+    Mock.Log Message    ${msg}
+    Mock.Log Received Messages
 
 Remote Failures Explain Themselves
     Mock.Reset Mock SMTP Server

@@ -36,6 +36,10 @@ Curl Refuses A Server It Cannot Verify
     ...    --mail-from    a@example.com    --mail-rcpt    b@example.com    -T    ${CURL_MAIL}
     Should Be Equal As Integers    ${result.rc}    60    # certificate problem: the CA is not trusted
     Received Message Count Should Be    0
+    ${rejected}=    Get Rejected Commands    STARTTLS
+    Should Be Equal    ${rejected[0].reply}    (TLS handshake failed: tlsv1 alert unknown ca)
+    ${transcript}=    Get SMTP Transcript
+    Should Contain    ${transcript}[-1]    TLS handshake failed: tlsv1 alert unknown ca
 
 Plain Session Records No TLS
     ${port}=    Start Mock SMTP Server

@@ -109,3 +109,41 @@ def test_the_smtpmock_console_script_is_installed():
     script = Path(sys.executable).parent / "smtpmock"
     run = subprocess.run([str(script), "--version"], capture_output=True, text=True)
     assert run.stdout.startswith("smtpmock ")
+
+
+def test_verbose_prints_the_text_and_links():
+    process, first = start("--verbose")
+    send(
+        port_of(first),
+        compose(
+            subject="Reset", text="Hi Alice,\nreset here: https://shop.example/r?t=1\n"
+        ),
+    )
+    lines = [process.stdout.readline() for _ in range(4)]
+    process.terminate()
+    process.communicate(timeout=10)
+    assert "'Reset'" in lines[0]
+    assert lines[1:] == [
+        "    Hi Alice,\n",
+        "    reset here: https://shop.example/r?t=1\n",
+        "    link: https://shop.example/r?t=1\n",
+    ]
+
+
+def test_remote_without_its_extra_is_one_line_naming_it():
+    hide_robotremoteserver = (
+        "import sys; sys.modules['robotremoteserver'] = None; "
+        "from SMTPMockLibrary.cli import main; sys.exit(main())"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", hide_robotremoteserver, "--port", "0", "--remote", "0"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert result.stderr == (
+        "smtpmock: --remote needs robotremoteserver: "
+        "pip install robotframework-smtpmocklibrary[remote]\n"
+    )
