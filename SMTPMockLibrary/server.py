@@ -474,12 +474,14 @@ class MockSMTPServer:
         (``\\Seen``, ``\\Deleted``, ...), and ``expunged`` or ``pop3-deleted``
         once removed from that user's view. ``user`` may be left out when the
         message has one recipient."""
-        return self._maildrops().status(message, user)
+        return self._maildrops.status(message, user)
 
+    @functools.cached_property
     def _maildrops(self) -> Any:
-        from .services._maildrops import maildrops_of
+        """The per-user views that the IMAP and POP3 services share."""
+        from .services._maildrops import Maildrops
 
-        return maildrops_of(self.messages, self._password_of)
+        return Maildrops(self.messages, self._password_of)
 
     def _password_of(self, user: str) -> str | None:
         with self._state.users_lock:
@@ -502,7 +504,7 @@ class MockSMTPServer:
             ) from None
         try:
             service = factory(
-                self._maildrops(), self._loop, sockets, tls=mode, ssl_context=context
+                self._maildrops, self._loop, sockets, tls=mode, ssl_context=context
             )
             return self._start_service(name, service)
         except BaseException:

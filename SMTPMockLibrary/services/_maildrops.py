@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import secrets
 import threading
-import weakref
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
@@ -145,7 +144,7 @@ class Maildrops:
         self._observers = [*self._observers, observer]
 
     def remove_observer(self, observer: Observer) -> None:
-        self._observers = [x for x in self._observers if x is not observer]
+        self._observers = [x for x in self._observers if x != observer]
 
     def _notify(self, login: str, message: ReceivedMessage, origin: str) -> None:
         for observer in self._observers:
@@ -155,16 +154,3 @@ class Maildrops:
 def normalize_login(user: str) -> str:
     """``<Alice@Example.com>`` -> ``alice@example.com``; ``*`` stays ``*``."""
     return user.strip().strip("<>").lower()
-
-
-_MAILDROPS: weakref.WeakKeyDictionary[Mailbox, Maildrops] = weakref.WeakKeyDictionary()
-_MAILDROPS_LOCK = threading.Lock()
-
-
-def maildrops_of(mailbox: Mailbox, passwords: Callable[[str], str | None]) -> Maildrops:
-    """The one :class:`Maildrops` of ``mailbox``, shared by all its services."""
-    with _MAILDROPS_LOCK:
-        maildrops = _MAILDROPS.get(mailbox)
-        if maildrops is None:
-            maildrops = _MAILDROPS[mailbox] = Maildrops(mailbox, passwords)
-        return maildrops

@@ -91,6 +91,10 @@ class ImapService:
         self._servers: list[asyncio.AbstractServer] = []
         self._connections: set[asyncio.StreamWriter] = set()
         self._tasks: list[asyncio.Task[Any]] = []
+        # The same bound-method objects are given to add_ and remove_listener,
+        # which compare by identity.
+        self._stored_listener = self._on_stored
+        self._change_observer = self._on_changed
 
     @property
     def port(self) -> int:
@@ -110,8 +114,8 @@ class ImapService:
 
     async def _start(self) -> None:
         self._tasks.append(asyncio.create_task(self._deliver_arrivals()))
-        self.maildrops.mailbox.add_listener(self._on_stored)
-        self.maildrops.add_observer(self._on_changed)
+        self.maildrops.mailbox.add_listener(self._stored_listener)
+        self.maildrops.add_observer(self._change_observer)
         login = _Login(self._config, self)
         imap_server = IMAPServer(login, self._config)
 
@@ -132,8 +136,8 @@ class ImapService:
             )
 
     async def _stop(self) -> None:
-        self.maildrops.mailbox.remove_listener(self._on_stored)
-        self.maildrops.remove_observer(self._on_changed)
+        self.maildrops.mailbox.remove_listener(self._stored_listener)
+        self.maildrops.remove_observer(self._change_observer)
         for server in self._servers:
             server.close()
         for writer in list(self._connections):
