@@ -398,6 +398,21 @@ def test_stops_with_the_server_and_restarts_on_a_new_port():
 
 
 @NEEDS_PYMAP
+def test_a_stopped_imap_service_leaves_the_mailbox_alone():
+    server = MockSMTPServer()
+    server.start_imap()
+    server.start_imap()  # the first one stops
+    server.stop()
+    server.start()  # a new event loop; the old services must not be called
+    try:
+        send(server.port)
+        assert len(server.messages) == 1
+        assert server.errors == []
+    finally:
+        server.stop()
+
+
+@NEEDS_PYMAP
 def test_needs_a_running_server_and_a_free_port():
     server = MockSMTPServer(autostart=False)
     with pytest.raises(ServerError, match="Start the mock SMTP server before its IMAP"):
