@@ -11,8 +11,15 @@ from email.message import EmailMessage, Message
 from email.parser import BytesParser
 from email.utils import getaddresses, parsedate_to_datetime
 from functools import cached_property
+from typing import TYPE_CHECKING
 
+from .codes import find_verification_codes
 from .links import extract_links
+
+if TYPE_CHECKING:  # linkcheck imports this module, so it is imported when used
+    from collections.abc import Iterable
+
+    from .linkcheck import LinkResponse, LinkResult
 
 _PARSER = BytesParser(policy=email.policy.default)
 
@@ -212,6 +219,83 @@ class ReceivedMessage:
     def links(self) -> list[str]:
         """Every http(s) link of the text and HTML bodies, in order, no duplicates."""
         return extract_links(self.text, self.html)
+
+    # --- verification codes and link checks (issue 11) ---------------------
+
+    def verification_code(
+        self, pattern: str | None = None, all: bool = False
+    ) -> str | list[str] | None:
+        """The one-time code of a sign-in, 2FA or verification mail, as a string.
+
+        Prefers a run of 4-10 digits or letters near words such as *code*,
+        *PIN*, *OTP*, *verification* or *passcode* (also *Bestätigungscode*,
+        *code de vérification*, *código*, ...) in the subject, the text body or
+        the HTML body's text; then a link parameter named like a code
+        (``?otp=``, ``?code=``, ``?pin=``); then a lone run of digits. Dates,
+        years, prices, phone numbers, order and invoice numbers and the digits
+        of links are never taken. Spaced digits are joined (``482 193`` ->
+        ``482193``), a hyphenated code is returned as written (``G-482193``),
+        leading zeros are kept.
+
+        ``pattern`` is a regular expression for unusual formats: the code is
+        its first group, or the whole match. ``all=True`` returns every
+        candidate, the most likely first. Returns ``None`` (or ``[]``) when the
+        message has no code.
+
+        >>> message.verification_code()
+        '482193'
+        >>> message.verification_code(pattern=r"Ticket-PIN: (\\w{6})")
+        'K7QX2P'
+        """
+        codes = find_verification_codes(
+            self.subject, self.text, self.html, pattern=pattern
+        )
+        return codes if all else (codes[0] if codes else None)
+
+    def check_links(
+        self,
+        *,
+        images: bool = False,
+        timeout: float = 10.0,
+        ignore: str | Iterable[str] | None = None,
+        parallel: int = 8,
+    ) -> list[LinkResult]:
+        """Requests every link (and with ``images=True`` every image) of the
+        message over HTTP, ``parallel`` at a time, redirects followed.
+
+        Returns a :class:`~SMTPMockLibrary.linkcheck.LinkResult` per link, in
+        order, each with ``ok``, ``status``, ``url`` (after redirects) and
+        ``error``. ``timeout`` is in seconds; ``ignore`` takes patterns in the
+        filter vocabulary (contained text, ``regexp:``, ``glob:``).
+
+        >>> broken = [r for r in message.check_links(timeout=5) if not r.ok]
+        >>> assert not broken, "\\n".join(map(str, broken))
+        """
+        from .linkcheck import check_message_links
+
+        return check_message_links(
+            self, images=images, timeout=timeout, ignore=ignore, parallel=parallel
+        )
+
+    def open_link(
+        self, matching: str | None = None, *, timeout: float = 10.0
+    ) -> LinkResponse:
+        """Opens the first link that ``matching`` selects (contained text,
+        ``regexp:`` or ``glob:``; the first link without it), as a click would.
+
+        Returns a :class:`~SMTPMockLibrary.linkcheck.LinkResponse` with
+        ``status``, ``url`` after redirects, ``text`` and ``headers``; an HTTP
+        error status is returned too. Raises ``LinkError`` when no link matches
+        or there is no answer.
+
+        >>> response = message.open_link(matching="/confirm")
+        >>> assert response.status == 200 and "Thank you" in response.text
+        """
+        from .linkcheck import open_message_link
+
+        return open_message_link(self, matching, timeout=timeout)
+
+    # --- end of verification codes and link checks --------------------------
 
     @cached_property
     def searchable_text(self) -> str:
