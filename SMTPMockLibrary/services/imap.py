@@ -12,6 +12,7 @@ are written through to the maildrops, where the suite reads them.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import socket
 import ssl
@@ -150,7 +151,9 @@ class ImapService:
 
     def _on_stored(self, message: ReceivedMessage) -> None:
         # Called on the storing thread: the SMTP loop, or a test's deliver().
-        self.loop.call_soon_threadsafe(self._arrivals.put_nowait, message)
+        # Never let the IMAP service fail the storing of a message.
+        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+            self.loop.call_soon_threadsafe(self._arrivals.put_nowait, message)
 
     async def _deliver_arrivals(self) -> None:
         while True:
