@@ -140,6 +140,26 @@ def test_body_and_sizes_are_the_received_bytes_exactly(server):
     assert b"Received:" not in raw and b"Return-Path" not in raw
 
 
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"",
+        b"no header at all",
+        b"\x00\xff binary \x80\r\n\r\n\x00",
+        b"Content-Type: multipart/mixed; boundary=x\r\n\r\n--x\r\nunterminated",
+        b"Subject: \xff\xfe\r\n\r\nundecodable header",
+        b"A: b\nC: d\n\nLF line endings only\n",
+    ],
+    ids=["empty", "no-header", "binary", "broken-mime", "bad-header", "lf-only"],
+)
+def test_odd_messages_are_served_exactly(server, raw):
+    server.deliver(raw, "alice@example.com")
+    client = alice(server)
+    client.select("INBOX")
+    assert literal(client, "(BODY.PEEK[])") == raw
+    assert fetch(client, "(BODYSTRUCTURE ENVELOPE FLAGS)").startswith(b"1 (")
+
+
 def test_uids_are_stable_across_sessions_and_ascending(server):
     for number in range(3):
         send(server.port, compose(subject=f"m{number}"))

@@ -158,16 +158,23 @@ class ImapService:
     async def _deliver_arrivals(self) -> None:
         while True:
             message = await self._arrivals.get()
-            for login, mailboxes in list(self._users.items()):
-                if self.maildrops.receives(login, message):
-                    await mailboxes.inbox.add_received(message)
-            self._arrivals.task_done()
+            try:
+                for login, mailboxes in list(self._users.items()):
+                    if self.maildrops.receives(login, message):
+                        await mailboxes.inbox.add_received(message)
+            except Exception as error:  # pymap parses anything seen so far
+                _log.warning(
+                    "IMAP could not add message #%s: %r", message.sequence, error
+                )
+            finally:
+                self._arrivals.task_done()  # logins wait for this
 
     def _on_changed(self, login: str, message: ReceivedMessage, origin: str) -> None:
         # POP3 read or deleted a message: show it in this user's INBOX too.
         mailboxes = self._users.get(login)
         if origin != ORIGIN and mailboxes is not None:
-            self.loop.call_soon_threadsafe(self._follow, mailboxes.inbox, message)
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+                self.loop.call_soon_threadsafe(self._follow, mailboxes.inbox, message)
 
     def _follow(self, inbox: _Inbox, message: ReceivedMessage) -> None:
         self._tasks = [t for t in self._tasks if not t.done()]
