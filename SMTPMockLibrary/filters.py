@@ -27,14 +27,14 @@ ALLOWED_FILTERS = tuple(FILTER_HELP)
 
 
 @dataclass(frozen=True)
-class _Pattern:
+class Pattern:
     """A string filter value: plain, ``regexp:...`` or ``glob:...``."""
 
     text: str
     test: Callable[[str], bool]
 
     @classmethod
-    def parse(cls, name: str, value: str, *, plain: str) -> _Pattern:
+    def parse(cls, name: str, value: str, *, plain: str) -> Pattern:
         if value.startswith("regexp:"):
             regex = compile_regex(value[len("regexp:") :], f"{name}=")
             return cls(value, lambda candidate: regex.search(candidate) is not None)
@@ -135,22 +135,22 @@ class MessageFilter:
         if name == "header":
             return self._header_test(value)
         if name in ("sender", "from_address"):
-            pattern = _Pattern.parse(name, value, plain="address")
+            pattern = Pattern.parse(name, value, plain="address")
             return lambda m: pattern.test(getattr(m, name))
         if name == "recipient" and not value.startswith(("regexp:", "glob:")):
             address = _normalized_address(value)
             return lambda m: address in m.recipients_lowercase
         if name in ("recipient", "to", "cc"):
-            pattern = _Pattern.parse(name, value, plain="address")
+            pattern = Pattern.parse(name, value, plain="address")
             attribute = "recipients" if name == "recipient" else name
             return lambda m: pattern.any(getattr(m, attribute))
         if name == "attachment":
-            pattern = _Pattern.parse(name, value, plain="exact")
+            pattern = Pattern.parse(name, value, plain="exact")
             return lambda m: pattern.any(a.filename for a in m.attachments)
         if name == "body":
-            pattern = _Pattern.parse(name, value, plain="contains")
+            pattern = Pattern.parse(name, value, plain="contains")
             return lambda m: pattern.test(m.text) or pattern.test(m.html)
-        pattern = _Pattern.parse(name, value, plain="contains")
+        pattern = Pattern.parse(name, value, plain="contains")
         return lambda m: pattern.test(m.subject)
 
     @staticmethod
@@ -163,5 +163,5 @@ class MessageFilter:
             )
         if not separator:
             return lambda m: header in m.headers
-        pattern = _Pattern.parse("header", expected.strip(), plain="contains")
+        pattern = Pattern.parse("header", expected.strip(), plain="contains")
         return lambda m: pattern.any(m.headers.get_all(header))

@@ -24,7 +24,7 @@ from typing import IO, Any
 from urllib.parse import urlsplit
 
 from .errors import ConfigurationError
-from .filters import _Pattern
+from .filters import Pattern
 from .message import Headers, ReceivedMessage
 from .version import __version__
 
@@ -150,7 +150,9 @@ def open_link(url: str, *, timeout: float = 10.0) -> LinkResponse:
     except urllib.error.HTTPError as error:
         with error:
             if error.code < 400:  # a redirect that could not be followed
-                raise LinkError(f"Opening '{url}' failed: {error.reason}.") from None
+                raise LinkError(
+                    f"Opening '{url}' failed: {_redirect_failure(error)}."
+                ) from None
             return _response(error, error.code, deadline)
     except Exception as error:
         raise LinkError(
@@ -208,7 +210,7 @@ def select_link(links: list[str], matching: str | None = None) -> str:
     if matching is None:
         chosen = links
     else:
-        pattern = _Pattern.parse("matching", matching, plain="contains")
+        pattern = Pattern.parse("matching", matching, plain="contains")
         chosen = [link for link in links if pattern.test(link)]
     if chosen:
         return chosen[0]
@@ -287,17 +289,16 @@ def _request_status(link: str, timeout: float) -> LinkResult:
             )
     except urllib.error.HTTPError as error:
         with error:
-            reason = str(error.reason)
             if error.code < 400:  # a redirect that could not be followed
                 return LinkResult(
                     link,
                     error.code,
                     url=error.geturl(),
-                    error=reason,
+                    error=_redirect_failure(error),
                     elapsed=elapsed(),
                 )
             return LinkResult(
-                link, error.code, reason, url=error.geturl(), elapsed=elapsed()
+                link, error.code, error.reason, url=error.geturl(), elapsed=elapsed()
             )
     except Exception as error:
         return LinkResult(link, error=_describe(error, timeout), elapsed=elapsed())
@@ -336,6 +337,13 @@ def _read(response: IO[bytes] | Any, deadline: float) -> bytes:
     return b"".join(chunks)
 
 
+def _redirect_failure(error: urllib.error.HTTPError) -> str:
+    reason = " ".join(str(error.reason).split())
+    if "infinite loop" in reason:  # urllib says so for loops and for > 10 hops
+        return "redirect loop, or more than 10 redirects"
+    return reason
+
+
 def _describe(error: BaseException, timeout: float) -> str:
     reason: object = error
     if isinstance(error, urllib.error.URLError) and not isinstance(
@@ -360,8 +368,8 @@ def _check_timeout(timeout: float) -> None:
         raise ConfigurationError(f"Timeout must be more than zero, got {timeout}.")
 
 
-def _ignore_patterns(ignore: str | Iterable[str] | None) -> list[_Pattern]:
+def _ignore_patterns(ignore: str | Iterable[str] | None) -> list[Pattern]:
     if ignore is None:
         return []
     values = [ignore] if isinstance(ignore, str) else list(ignore)
-    return [_Pattern.parse("ignore", str(v), plain="contains") for v in values if v]
+    return [Pattern.parse("ignore", str(v), plain="contains") for v in values if v]

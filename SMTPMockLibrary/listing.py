@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from .filters import MessageFilter
+from collections.abc import Callable
+
 from .message import ReceivedMessage
 
 LISTED_IN_FAILURES = 20
@@ -14,12 +15,16 @@ def count_text(count: int, noun: str = "message") -> str:
 
 
 def listing(
-    messages: list[ReceivedMessage], wanted: MessageFilter | None = None
+    messages: list[ReceivedMessage],
+    wanted: Callable[[ReceivedMessage], bool] | None = None,
+    claimed: set[int] | None = None,
 ) -> str:
     """What a failed check shows: the newest messages, one line each.
 
     With ``wanted``, a message that matches it but was already returned by
     an earlier wait says so, since that is why a wait did not return it.
+    ``claimed`` holds the sequence numbers an inbox's waits returned; without
+    it, the server-wide memory counts.
     """
     if not messages:
         return "The mailbox is empty."
@@ -29,7 +34,8 @@ def listing(
         lines.append(f"  ... {len(messages) - len(shown)} older ones not shown")
     for message in shown:
         line = f"  #{message.sequence} {message.summary()}"
-        if wanted is not None and message.claimed and wanted(message):
+        returned = message.claimed if claimed is None else message.sequence in claimed
+        if wanted is not None and returned and wanted(message):
             line += "  <- matches, but was returned by an earlier wait"
         lines.append(line)
     return "\n".join(lines)

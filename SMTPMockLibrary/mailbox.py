@@ -54,6 +54,7 @@ class Mailbox:
         self._generation = 0
         self._changed = threading.Condition(threading.Lock())
         self._listeners: list[Callable[[ReceivedMessage], None]] = []
+        self.listener_errors: list[Exception] = []
 
     # Writing: called on the server thread.
 
@@ -64,7 +65,10 @@ class Mailbox:
             self._messages.append(message)
             self._changed.notify_all()
         for listener in self._listeners:
-            listener(message)
+            try:
+                listener(message)
+            except Exception as error:  # a read-back service must never lose mail
+                self.listener_errors.append(error)
         return message
 
     def add_listener(self, listener: Callable[[ReceivedMessage], None]) -> None:
@@ -78,7 +82,8 @@ class Mailbox:
         self._listeners = [*self._listeners, listener]
 
     def remove_listener(self, listener: Callable[[ReceivedMessage], None]) -> None:
-        self._listeners = [x for x in self._listeners if x is not listener]
+        # == rather than is: each access to obj.method makes a new bound method.
+        self._listeners = [x for x in self._listeners if x != listener]
 
     def add_rejection(self, rejection: Rejection) -> None:
         with self._changed:
@@ -148,20 +153,33 @@ class Mailbox:
             self._changed.notify_all()
 
     def wait_for_new_message(
-        self, message_filter: MessageFilter, timeout: float
+        self,
+        message_filter: MessageFilter,
+        timeout: float,
+        claimed: set[int] | None = None,
     ) -> ReceivedMessage | None:
         """The oldest matching message no earlier wait returned, waiting for one.
 
         The message is marked as claimed, so that the next wait for the same
-        filter returns the next message, never this one again.
+        filter returns the next message, never this one again. ``claimed`` is
+        an inbox's own memory (sequence numbers); without it, the message's
+        server-wide ``claimed`` flag is the memory.
         """
+
+        def is_claimed(message: ReceivedMessage) -> bool:
+            if claimed is None:
+                return message.claimed
+            return message.sequence in claimed
 
         def find(new: list[ReceivedMessage], reset: bool) -> ReceivedMessage | None:
             for message in new:
-                if not message.claimed and message_filter(message):
+                if not is_claimed(message) and message_filter(message):
                     with self._changed:
-                        if not message.claimed:
-                            message.claimed = True
+                        if not is_claimed(message):
+                            if claimed is None:
+                                message.claimed = True
+                            else:
+                                claimed.add(message.sequence)
                             return message
             return None
 

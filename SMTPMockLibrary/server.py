@@ -14,12 +14,10 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Protocol
 
-from robot.utils import secs_to_timestr
-
 from .errors import ConfigurationError, ServerError
 from .faults import FaultRules, normalize_command
-from .filters import MessageFilter, compile_regex
-from .listing import count_text, listing
+from .filters import compile_regex
+from .inbox import Inbox, Inboxes
 from .mailbox import Mailbox, Rejection
 from .message import ReceivedMessage
 from .protocol import (
@@ -29,6 +27,7 @@ from .protocol import (
     TranscriptLine,
     abort_transport,
 )
+from .queries import MessageQueries
 from .tls import ServerTLS, server_tls, validate_tls_mode
 
 DEFAULT_MAX_MESSAGE_SIZE = 32 * 1024 * 1024
@@ -36,7 +35,7 @@ STOP_TIMEOUT = 5.0
 EVENT_LOOPS = ("asyncio", "uvloop")
 
 
-class MockSMTPServer:
+class MockSMTPServer(MessageQueries):
     """An SMTP server that stores every message it accepts, for tests to check.
 
     Constructing it starts it (pass ``autostart=False`` to start it later)::
@@ -85,6 +84,7 @@ class MockSMTPServer:
         self.hostname = hostname or socket.gethostname()
         self.event_loop = _validate_event_loop(event_loop)
         self.messages = Mailbox()
+        self.inboxes = Inboxes(self.messages)
         self.faults = FaultRules()
         self._state = ServerState(
             self.messages, self.faults, parse_users(users), auth_required
@@ -202,11 +202,21 @@ class MockSMTPServer:
 
     # Mailbox, users and faults.
 
-    def reset(self) -> None:
-        """Empty the mailbox and forget rejections, transcript and fault rules."""
+    def reset(self, inbox: str | None = None) -> None:
+        """Empty the mailbox and forget rejections, transcript and fault rules.
+
+        Inbox definitions stay (a suite defines them once); each inbox
+        forgets what its waits returned. With ``inbox``, only that inbox is
+        emptied, and nothing else changes.
+        """
+        if inbox is not None:
+            self.inboxes.get(inbox).clear()
+            return
         self.messages.clear()
         self.faults.clear()
         self._state.transcript.clear()
+        for each in self.inboxes.all():
+            each.forget_waits()
 
     def add_user(self, user: str, password: str) -> None:
         with self._state.users_lock:
@@ -227,130 +237,34 @@ class MockSMTPServer:
 
     @property
     def errors(self) -> list[BaseException]:
-        """Exceptions raised on the server thread (each also answered with 451)."""
-        return list(self._state.errors)
+        """Exceptions raised on the server thread (each also answered with 451),
+        and by read-back services told of a stored message."""
+        return [*self._state.errors, *self.messages.listener_errors]
 
     @property
     def open_sessions(self) -> int:
         return len(self._state.sessions)
 
-    # Reading the mailbox. Each check raises AssertionError with a message that
-    # says what was expected and lists what arrived; ``msg`` replaces it.
+    # Inboxes: named views of the mailbox, chosen by routing rules. The
+    # queries, waits and checks above come from MessageQueries.
 
-    def get_messages(self, **filters: str) -> list[ReceivedMessage]:
-        """The received messages that match ``filters``, oldest first."""
-        return self.messages.select(MessageFilter(filters))
+    def create_inbox(self, name: str, **rules: str) -> Inbox:
+        """Define the inbox ``name`` (replacing one of that name) and return it.
 
-    def count_messages(self, **filters: str) -> int:
-        """How many received messages match ``filters``."""
-        return self.messages.count(MessageFilter(filters))
-
-    def wait_for_message(
-        self, timeout: float = 5.0, msg: str | None = None, **filters: str
-    ) -> ReceivedMessage:
-        """The oldest matching message that no earlier wait returned, waiting up
-        to ``timeout`` seconds for it to arrive.
-
-        Each wait returns a new message: after two password resets, the second
-        wait returns the second mail, never the first again.
+        Rules: ``recipient``, ``sender``, ``auth_user``, ``header`` (``Name:
+        text``) and ``tag`` (the plus-address tag: ``reset`` for
+        ``alice+reset@example.com``), with the filters' ``regexp:`` and
+        ``glob:`` prefixes; all of them must hold. Mail that no inbox routes
+        is in the inbox ``unrouted``.
         """
-        seconds = check_timeout(timeout)
-        wanted = MessageFilter(filters)
-        message = self.messages.wait_for_new_message(wanted, seconds)
-        if message is None:
-            raise AssertionError(
-                msg
-                or f"No new message ({wanted.describe()}) was received in "
-                f"{secs_to_timestr(seconds)}.\n{self._listing(wanted)}"
-            )
-        return message
+        return self.inboxes.create(name, rules)
 
-    def wait_for_message_count(
-        self, count: int, timeout: float = 5.0, msg: str | None = None, **filters: str
-    ) -> list[ReceivedMessage]:
-        """Wait until exactly ``count`` received messages match; return them."""
-        check_count(count)
-        seconds = check_timeout(timeout)
-        wanted = MessageFilter(filters)
-        reached = self.messages.wait_for_count(count, wanted, seconds)
-        found = self.messages.select(wanted)
-        if not reached or len(found) != count:
-            raise AssertionError(
-                msg
-                or f"Expected {count_text(count)} ({wanted.describe()}) within "
-                f"{secs_to_timestr(seconds)}, but received {len(found)}.\n"
-                f"{self._listing(wanted)}"
-            )
-        return found
+    def inbox(self, name: str) -> Inbox:
+        """The inbox called ``name``; a clear error lists the existing ones."""
+        return self.inboxes.get(name)
 
-    def assert_message_count(
-        self, count: int, msg: str | None = None, **filters: str
-    ) -> None:
-        """Fail unless exactly ``count`` received messages match ``filters``."""
-        check_count(count)
-        wanted = MessageFilter(filters)
-        actual = self.messages.count(wanted)
-        if actual != count:
-            raise AssertionError(
-                msg
-                or f"Expected {count_text(count)} ({wanted.describe()}), but "
-                f"received {actual}.\n{self._listing(wanted)}"
-            )
-
-    def assert_message_matching(
-        self, regex: str, msg: str | None = None, **filters: str
-    ) -> ReceivedMessage:
-        """The first received message whose source, decoded headers or text
-        match the regular expression ``regex``; fail when there is none."""
-        wanted = MessageFilter({**filters, "matching": regex})
-        found = self.messages.select(wanted)
-        if not found:
-            raise AssertionError(
-                msg
-                or f"No received message matches ({wanted.describe()}).\n"
-                f"{self._listing()}"
-            )
-        return found[0]
-
-    def assert_no_message_matching(
-        self, regex: str, msg: str | None = None, **filters: str
-    ) -> None:
-        """Fail if a received message matches the regular expression ``regex``."""
-        wanted = MessageFilter({**filters, "matching": regex})
-        self._fail_if_found(wanted, self.messages.select(wanted), msg)
-
-    def assert_no_message(
-        self, within: float = 0, msg: str | None = None, **filters: str
-    ) -> None:
-        """Fail as soon as a message matching ``filters`` is in the mailbox,
-        already there or arriving within ``within`` seconds.
-
-        Passes after ``within`` seconds otherwise: the check that a newsletter
-        was *not* sent, without a sleep.
-        """
-        seconds = check_timeout(within, "within")
-        wanted = MessageFilter(filters)
-        found = self.messages.wait_for_any(wanted, seconds)
-        self._fail_if_found(wanted, found, msg, seconds)
-
-    def _fail_if_found(
-        self,
-        wanted: MessageFilter,
-        found: list[ReceivedMessage],
-        msg: str | None,
-        within: float | None = None,
-    ) -> None:
-        if not found:
-            return
-        when = f" within {secs_to_timestr(within)}" if within else ""
-        raise AssertionError(
-            msg
-            or f"Expected no message ({wanted.describe()}){when}, but "
-            f"{count_text(len(found))} matched:\n{listing(found)}"
-        )
-
-    def _listing(self, wanted: MessageFilter | None = None) -> str:
-        return listing(self.messages.snapshot(), wanted)
+    def remove_inbox(self, name: str) -> None:
+        self.inboxes.remove(name)
 
     # Fault injection: each method returns the rule it set, described.
 
@@ -669,19 +583,6 @@ class _ServerGroup:
     async def wait_closed(self) -> None:
         for server in self.servers:
             await server.wait_closed()
-
-
-def check_timeout(seconds: float, name: str = "timeout") -> float:
-    if seconds < 0:
-        raise ConfigurationError(
-            f"'{name}' must not be negative, got {seconds:g} seconds."
-        )
-    return seconds
-
-
-def check_count(count: int) -> None:
-    if count < 0:
-        raise ConfigurationError(f"Count must be zero or more, got {count}.")
 
 
 def validate_port(port: int | str) -> int:

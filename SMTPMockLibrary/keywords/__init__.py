@@ -3,11 +3,13 @@
 A keyword's code is in the module named after its topic: ``server`` (start,
 stop, switch), ``mailbox`` (queries, counts, waits), ``messages`` (one
 message's content), ``faults`` (fault injection, rejections, transcript),
-``evidence`` (cards in log.html) and ``services`` (IMAP, POP3, HTTP).
+``inboxes`` (named views by routing rules), ``evidence`` (cards in
+log.html) and ``services`` (IMAP, POP3, HTTP).
 """
 
 from .evidence import EvidenceKeywords
 from .faults import FaultKeywords
+from .inboxes import InboxKeywords
 from .mailbox import MailboxKeywords
 from .messages import MessageKeywords
 from .server import ServerKeywords
@@ -16,6 +18,7 @@ from .services import ServiceKeywords
 COMPONENTS = (
     ServerKeywords,
     MailboxKeywords,
+    InboxKeywords,
     MessageKeywords,
     FaultKeywords,
     EvidenceKeywords,

@@ -11,6 +11,7 @@ from robot.utils import secs_to_timestr
 from ..errors import ConfigurationError
 from ..filters import MessageFilter
 from ..message import ReceivedMessage
+from ..queries import MessageQueries
 from ..server import MockSMTPServer
 
 if TYPE_CHECKING:
@@ -59,6 +60,10 @@ class LibraryComponent:
     def server(self) -> MockSMTPServer:
         """The current server; a clear error when none runs."""
         return self.library.registry.require_current().server
+
+    def view(self, inbox: str | None) -> MessageQueries:
+        """The current server, or its inbox called ``inbox``."""
+        return self.server if inbox is None else self.server.inbox(inbox)
 
     def message(self, message: ReceivedMessage | int) -> ReceivedMessage:
         """The message itself, or the current server's message with that number."""

@@ -13,13 +13,15 @@ from .base import LibraryComponent
 
 class EvidenceKeywords(LibraryComponent):
     @keyword
-    def log_received_messages(self, **filters: str) -> list[ReceivedMessage]:
+    def log_received_messages(
+        self, inbox: str | None = None, **filters: str
+    ) -> list[ReceivedMessage]:
         """Logs each matching message as a card in log.html, and returns them.
 
         | Log Received Messages
         | Log Received Messages    recipient=alice@example.com
         """
-        messages = self.server.get_messages(**filters)
+        messages = self.view(inbox).get_messages(**filters)
         if not messages:
             logger.info(f"No received messages ({MessageFilter(filters).describe()}).")
         for message in messages:

@@ -13,7 +13,9 @@ from .base import LibraryComponent, failure_message
 
 class MailboxKeywords(LibraryComponent):
     @keyword
-    def get_received_messages(self, **filters: str) -> list[ReceivedMessage]:
+    def get_received_messages(
+        self, inbox: str | None = None, **filters: str
+    ) -> list[ReceivedMessage]:
         """Returns the received messages that match the `filters`, oldest first.
 
         | ${all} =       Get Received Messages
@@ -21,19 +23,25 @@ class MailboxKeywords(LibraryComponent):
         | Length Should Be    ${to_bob}    2
         | Should Be Equal    ${to_bob[0].subject}    Welcome
         """
-        return self.server.get_messages(**filters)
+        return self.view(inbox).get_messages(**filters)
 
     @keyword
-    def get_received_message_count(self, **filters: str) -> int:
+    def get_received_message_count(
+        self, inbox: str | None = None, **filters: str
+    ) -> int:
         """Returns how many received messages match the `filters`.
 
         | ${count} =    Get Received Message Count    sender=noreply@example.com
         """
-        return self.server.count_messages(**filters)
+        return self.view(inbox).count_messages(**filters)
 
     @keyword
     def received_message_count_should_be(
-        self, count: int, msg: str | None = None, **filters: str
+        self,
+        count: int,
+        msg: str | None = None,
+        inbox: str | None = None,
+        **filters: str,
     ) -> None:
         """Fails unless exactly ``count`` received messages match the `filters`.
 
@@ -42,11 +50,15 @@ class MailboxKeywords(LibraryComponent):
         | Received Message Count Should Be    0
         | Received Message Count Should Be    2    recipient=alice@example.com
         """
-        self.server.assert_message_count(count, msg, **filters)
+        self.view(inbox).assert_message_count(count, msg, **filters)
 
     @keyword
     def message_matching_should_have_been_received(
-        self, regex: str, msg: str | None = None, **filters: str
+        self,
+        regex: str,
+        msg: str | None = None,
+        inbox: str | None = None,
+        **filters: str,
     ) -> ReceivedMessage:
         """Fails unless a received message matches the regular expression ``regex``.
 
@@ -57,23 +69,28 @@ class MailboxKeywords(LibraryComponent):
         | Message Matching Should Have Been Received    Your code is \\\\d{6}
         | ${msg} =    Message Matching Should Have Been Received    (?i)welcome    recipient=bob@example.com
         """
-        return self.server.assert_message_matching(regex, msg, **filters)
+        return self.view(inbox).assert_message_matching(regex, msg, **filters)
 
     @keyword
     def message_matching_should_not_have_been_received(
-        self, regex: str, msg: str | None = None, **filters: str
+        self,
+        regex: str,
+        msg: str | None = None,
+        inbox: str | None = None,
+        **filters: str,
     ) -> None:
         """Fails if a received message matches the regular expression ``regex``.
 
         | Message Matching Should Not Have Been Received    (?i)password:\\\\s*\\\\S+
         """
-        self.server.assert_no_message_matching(regex, msg, **filters)
+        self.view(inbox).assert_no_message_matching(regex, msg, **filters)
 
     @keyword
     def message_should_not_be_received(
         self,
         within: timedelta = timedelta(0),
         msg: str | None = None,
+        inbox: str | None = None,
         **filters: str,
     ) -> None:
         """Fails as soon as a message matching the `filters` is in the mailbox.
@@ -86,11 +103,15 @@ class MailboxKeywords(LibraryComponent):
         | Message Should Not Be Received    within=2 s    subject=Newsletter    recipient=bob@example.com
         | Message Should Not Be Received    subject=Password
         """
-        self.server.assert_no_message(within.total_seconds(), msg, **filters)
+        self.view(inbox).assert_no_message(within.total_seconds(), msg, **filters)
 
     @keyword
     def wait_until_message_is_received(
-        self, timeout: timedelta | None = None, msg: str | None = None, **filters: str
+        self,
+        timeout: timedelta | None = None,
+        msg: str | None = None,
+        inbox: str | None = None,
+        **filters: str,
     ) -> ReceivedMessage:
         """Waits until a new message matching the `filters` arrives, and returns it.
 
@@ -108,9 +129,9 @@ class MailboxKeywords(LibraryComponent):
         | ${msg} =    Wait Until Message Is Received    subject=Invoice    msg=No invoice was sent
         """
         msg = failure_message(msg, filters)
-        server = self.server
+        view = self.view(inbox)
         try:
-            message = server.wait_for_message(self.seconds(timeout), msg, **filters)
+            message = view.wait_for_message(self.seconds(timeout), msg, **filters)
         finally:
             self.library.report_server_errors()
         logger.info(f"Received message #{message.sequence} {message.summary()}.")
@@ -122,6 +143,7 @@ class MailboxKeywords(LibraryComponent):
         count: int,
         timeout: timedelta | None = None,
         msg: str | None = None,
+        inbox: str | None = None,
         **filters: str,
     ) -> list[ReceivedMessage]:
         """Waits until exactly ``count`` received messages match the `filters`.
@@ -134,7 +156,7 @@ class MailboxKeywords(LibraryComponent):
         """
         msg = failure_message(msg, filters)
         try:
-            return self.server.wait_for_message_count(
+            return self.view(inbox).wait_for_message_count(
                 count, self.seconds(timeout), msg, **filters
             )
         finally:

@@ -198,14 +198,18 @@ class ServerKeywords(LibraryComponent):
         logger.info(f"Added SMTP user '{user}'.")
 
     @keyword("Reset Mock SMTP Server")
-    def reset_mock_smtp_server(self) -> None:
+    def reset_mock_smtp_server(self, inbox: str | None = None) -> None:
         """Empties the mailbox and clears fault rules, rejections and the transcript.
 
         Use it in ``Test Setup`` so that each test starts from an empty mailbox.
+        Inboxes stay defined (define them once, in ``Suite Setup``) and forget
+        what their waits returned. With ``inbox``, only that inbox is emptied:
+        its messages leave its view, the rest of the server is untouched.
 
         | Test Setup    Reset Mock SMTP Server
+        | Reset Mock SMTP Server    inbox=signup
         """
-        self.server.reset()
+        self.server.reset(inbox)
 
     @keyword("Reset Mock Server")
     def reset_mock_server(self) -> None:
