@@ -8,25 +8,57 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.message import EmailMessage, Message
-from email.parser import BytesParser
 from email.utils import getaddresses, parsedate_to_datetime
 from functools import cached_property
 from typing import TYPE_CHECKING
 
 from .codes import find_verification_codes
 from .links import extract_links
+from .mime import (
+    MAX_DEPTH,
+    MAX_PARTS,
+    STRUCTURED_LIMIT,
+    Part,
+    Tree,
+    cheap_addresses,
+    decode_words,
+    parse_tree,
+    part_of,
+    stored_payload,
+)
 
 if TYPE_CHECKING:  # linkcheck imports this module, so it is imported when used
     from collections.abc import Iterable
 
     from .linkcheck import LinkResponse, LinkResult
 
-_PARSER = BytesParser(policy=email.policy.default)
+HEADER_BUDGET = 64 * 1024
+"""Characters of header values decoded by the structured parser per message
+(the main headers first); the others are decoded by the simple decoder."""
+ADDRESS_LIMIT = 16 * 1024
+"""Longest address header read by :func:`email.utils.getaddresses`; longer
+ones are read by the one-pass reader."""
+SHOWN_RECIPIENTS = 10
+SHOWN_SUBJECT = 200
+_MAIN_HEADERS = frozenset(
+    ["from", "to", "cc", "reply-to", "subject", "date", "message-id", "sender"]
+)
 
 
 @dataclass(frozen=True)
 class Attachment:
-    """A file attached to (or embedded in) a received message."""
+    """A file attached to (or embedded in) a received message.
+
+    ``inline`` is true for a part shown inside the body rather than offered
+    as a file: its ``Content-Disposition`` is ``inline``, or it has no
+    ``Content-Disposition`` and has a ``Content-ID`` (the HTML body shows it
+    with ``cid:``, as ``EmailMessage.add_related(..., cid=...)`` makes it).
+    A part whose disposition is ``attachment`` is never inline.
+
+    A part the reader did not open because of its limits (see
+    ``ReceivedMessage.defects``) is listed as an attachment too, with its
+    bytes as received.
+    """
 
     filename: str
     content_type: str
@@ -89,6 +121,27 @@ class ReceivedMessage:
     exact bytes (``raw``) are stored on arrival; everything decoded from the
     content (``subject``, ``text``, ``attachments``, ...) is parsed on first
     access and cached, so a message nobody looks at is never parsed.
+
+    Reading never raises and its work is bounded, whatever the bytes: a
+    malformed or hostile message gives its best reading. Past these limits
+    the rest is kept as received rather than read:
+
+    - nesting deeper than 100 levels (multipart parts and attached messages
+      alike): the deeper part is kept whole, as an attachment of its bytes;
+    - more than 1,000 MIME parts (or 10,000 boundary lines): the rest of the
+      message is not split into parts;
+    - header values longer than 8 KB, or past the first 64 KB of header
+      values (the main headers are read first), and MIME headers of parts
+      past 32 KB: decoded by a simple one-pass decoder (unfolding and
+      RFC 2047 encoded words) instead of the standard library's structured
+      parser; address headers longer than 16 KB are read the same way;
+    - ``summary()`` and ``repr()`` show at most 10 recipients and 200
+      characters of the subject.
+
+    ``defects`` lists, as short sentences, what was cut and where (and
+    structural faults such as a boundary that never closes); it is empty for
+    ordinary mail. ``raw`` is always exactly the bytes received, and
+    ``source`` and ``matching=`` filters search all of it.
     """
 
     def __init__(
@@ -126,14 +179,16 @@ class ReceivedMessage:
     def __repr__(self) -> str:
         return (
             f"<ReceivedMessage #{self.sequence} from {self.sender!r} "
-            f"to {self.recipients!r} subject {self.subject!r}>"
+            f"to {_shown_recipients(self.recipients)} subject "
+            f"{_clip(self.subject, SHOWN_SUBJECT)!r}>"
         )
 
     def summary(self) -> str:
-        """One line: sender, recipients and subject, as failure messages show."""
+        """One line: sender, recipients and subject, as failure messages show
+        (at most 10 recipients and 200 characters of the subject)."""
         return (
-            f"from <{self.sender}> to {', '.join(f'<{r}>' for r in self.recipients)}"
-            f" subject {self.subject!r}"
+            f"from <{self.sender}> to {_shown_recipients(self.recipients)}"
+            f" subject {_clip(self.subject, SHOWN_SUBJECT)!r}"
         )
 
     @property
@@ -146,20 +201,43 @@ class ReceivedMessage:
         return self.raw.decode("utf-8", "replace").replace("\r\n", "\n")
 
     @cached_property
-    def parsed(self) -> EmailMessage:
-        """The message parsed by :mod:`email` with ``email.policy.default``."""
-        message = _PARSER.parsebytes(self.raw)
-        assert isinstance(message, EmailMessage)
-        return message
+    def _tree(self) -> Tree:
+        try:
+            return parse_tree(self.raw)
+        except Exception as error:  # a bug of ours must not hide the message
+            message = EmailMessage(policy=email.policy.default)
+            message.set_payload(self.raw.decode("ascii", "surrogateescape"))
+            root = Part(message, 0, 0, len(self.raw), opaque=True)
+            reason = f"{type(error).__name__}: {error}"
+            return Tree(root, [f"The structure could not be read ({reason})."], 1)
 
     @cached_property
+    def parsed(self) -> EmailMessage:
+        """The message as an :mod:`email` object (``email.policy.default``),
+        split into parts within the limits above."""
+        return self._tree.root.message
+
+    @cached_property
+    def _decoded_headers(self) -> tuple[Headers, list[str]]:
+        return _decode_headers(self.parsed)
+
+    @property
     def headers(self) -> Headers:
-        return Headers(
-            [
-                (name, _header_value(name, value))
-                for name, value in _raw_headers(self.parsed)
-            ]
-        )
+        return self._decoded_headers[0]
+
+    @cached_property
+    def defects(self) -> list[str]:
+        """What reading this message cut or found broken, as short sentences
+        (empty for ordinary mail): parts past the nesting or part limits,
+        headers read by the simple decoder, boundaries never opened or
+        closed. The bytes themselves are always all in ``raw``."""
+        for name in ("From", "To", "Cc", "Reply-To"):
+            self._address_list(name)
+        return [
+            *self._tree.defects,
+            *self._decoded_headers[1],
+            *self._address_defects,
+        ]
 
     @property
     def subject(self) -> str:
@@ -213,7 +291,8 @@ class ReceivedMessage:
 
     @cached_property
     def attachments(self) -> list[Attachment]:
-        return [_attachment(part) for part in _attachment_parts(self.parsed)]
+        root = self._tree.root
+        return [_attachment(part) for part in _attachment_parts(root)]
 
     @cached_property
     def links(self) -> list[str]:
@@ -301,14 +380,14 @@ class ReceivedMessage:
     def searchable_text(self) -> str:
         """What ``matching=`` searches: source, decoded headers and text parts."""
         headers = "\n".join(f"{n}: {v}" for n, v in self.headers.items_all())
-        parts = [_decode_text(part) for part in _text_parts(self.parsed)]
+        parts = [_decode_text(part) for part in _text_parts(self._tree.root)]
         return "\n".join([self.source, headers, *parts])
 
     @cached_property
     def _bodies(self) -> tuple[str, str]:
         text = html = None
-        for part in _body_parts(self.parsed):
-            subtype = part.get_content_subtype()
+        for part in _body_parts(self._tree.root):
+            subtype = part.subtype
             if subtype == "plain" and text is None:
                 text = _decode_text(part)
             elif subtype == "html" and html is None:
@@ -318,8 +397,31 @@ class ReceivedMessage:
         return text or "", html or ""
 
     def _addresses(self, name: str) -> list[str]:
-        values = self.headers.get_all(name)
-        return [address for _, address in getaddresses(values) if address]
+        return list(self._address_list(name))
+
+    @cached_property
+    def _address_lists(self) -> dict[str, list[str]]:
+        return {}
+
+    @cached_property
+    def _address_defects(self) -> list[str]:
+        return []
+
+    def _address_list(self, name: str) -> list[str]:
+        cached = self._address_lists.get(name)
+        if cached is None:
+            values = self.headers.get_all(name)
+            length = sum(len(value) for value in values)
+            if length <= ADDRESS_LIMIT:
+                cached = [a for _, a in _safe_getaddresses(values) if a]
+            else:
+                cached = [a for value in values for a in cheap_addresses(value)]
+                self._address_defects.append(
+                    f"The {name} header ({length:,} characters, "
+                    f"{len(cached):,} addresses) was read by the simple reader."
+                )
+            self._address_lists[name] = cached
+        return cached
 
     def to_dict(self) -> dict:
         """The message as plain data, with the attribute names as keys."""
@@ -358,14 +460,56 @@ class ReceivedMessage:
                 for a in self.attachments
             ],
             "size": self.size,
+            "defects": list(self.defects),
             "source": self.source,
         }
 
 
-def _raw_headers(message: Message) -> list[tuple[str, str]]:
-    # Message._headers holds the unparsed (name, value) pairs; raw_items() is the
-    # public way to reach them and never runs the header parser.
-    return [(str(name), str(value)) for name, value in message.raw_items()]
+def _decode_headers(message: EmailMessage) -> tuple[Headers, list[str]]:
+    """Headers decoded by the structured parser within :data:`HEADER_BUDGET`
+    (main headers first), the others by the simple decoder; and what was cut."""
+    items = [(str(name), str(value)) for name, value in message.raw_items()]
+    order = sorted(
+        range(len(items)), key=lambda i: (items[i][0].lower() not in _MAIN_HEADERS, i)
+    )
+    values = [""] * len(items)
+    budget = HEADER_BUDGET
+    long_ones: list[str] = []
+    over_budget = 0
+    for index in order:
+        name, raw_value = items[index]
+        if len(raw_value) > STRUCTURED_LIMIT:
+            long_ones.append(f"{name} ({len(raw_value):,} characters)")
+            values[index] = decode_words(raw_value)
+        elif len(raw_value) > budget:
+            over_budget += 1
+            budget = 0
+            values[index] = decode_words(raw_value)
+        else:
+            budget -= len(raw_value)
+            values[index] = _header_value(name, raw_value)
+    defects = []
+    if long_ones:
+        shown = ", ".join(long_ones[:5]) + (" ..." if len(long_ones) > 5 else "")
+        defects.append(
+            f"{len(long_ones):,} header(s) longer than {STRUCTURED_LIMIT:,} "
+            f"characters decoded by the simple decoder: {shown}."
+        )
+    if over_budget:
+        defects.append(
+            f"{over_budget:,} header(s) past the first {HEADER_BUDGET // 1024} KB "
+            "of header values decoded by the simple decoder."
+        )
+    return Headers(
+        [(name, value) for (name, _), value in zip(items, values, strict=True)]
+    ), defects
+
+
+def _safe_getaddresses(values: list[str]) -> list[tuple[str, str]]:
+    try:
+        return getaddresses(values)
+    except Exception:  # the address parser has edge cases that raise
+        return [("", address) for value in values for address in cheap_addresses(value)]
 
 
 def _header_value(name: str, raw_value: str) -> str:
@@ -389,80 +533,96 @@ def _unfold(value: str) -> str:
     return re.sub(r"\r?\n[ \t]*", " ", value).strip()
 
 
-def _walk(message: Message, *, into_attached_messages: bool) -> Iterator[Message]:
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def _shown_recipients(recipients: list[str]) -> str:
+    shown = ", ".join(f"<{r}>" for r in recipients[:SHOWN_RECIPIENTS])
+    more = len(recipients) - SHOWN_RECIPIENTS
+    return shown + (f" and {more:,} more" if more > 0 else "")
+
+
+# _is_attachment and _attachment also take the email.message.Message parts of
+# `parsed`: services/http_mailpit.py walks those.
+
+
+def _walk(root: Part, *, into_attached_messages: bool) -> Iterator[Part]:
     """Leaf parts in order; attached ``message/rfc822`` parts are entered or not."""
-    payload = message.get_payload()
-    if message.get_content_type() == "message/rfc822":
-        inner = payload[0] if isinstance(payload, list) and payload else None
-        if into_attached_messages and isinstance(inner, Message):
-            yield from _walk(inner, into_attached_messages=True)
+    stack = [root]
+    while stack:
+        part = stack.pop()
+        if part.content_type == "message/rfc822":
+            if into_attached_messages and part.children:
+                stack.append(part.children[0])
+            else:
+                yield part
+        elif part.children:
+            stack.extend(reversed(part.children))
         else:
-            yield message
-    elif message.is_multipart() and isinstance(payload, list):
-        for part in payload:
-            if isinstance(part, Message):
-                yield from _walk(part, into_attached_messages=into_attached_messages)
-    else:
-        yield message
+            yield part
 
 
-def _is_attachment(part: Message) -> bool:
-    if part.get_content_type() == "message/rfc822":
+def _is_attachment(part: Part | Message) -> bool:
+    part = part if isinstance(part, Part) else part_of(part)
+    if part.opaque or part.content_type == "message/rfc822":
         return True
-    disposition = _safe(part.get_content_disposition)
-    if disposition == "attachment" or _safe(part.get_filename):
+    if part.disposition == "attachment" or part.filename:
         return True
-    return part.get_content_maintype() not in ("text", "multipart")
+    return part.maintype not in ("text", "multipart")
 
 
-def _body_parts(message: Message) -> Iterator[Message]:
-    for part in _walk(message, into_attached_messages=False):
-        if part.get_content_maintype() == "text" and not _is_attachment(part):
+def _body_parts(root: Part) -> Iterator[Part]:
+    for part in _walk(root, into_attached_messages=False):
+        if part.maintype == "text" and not _is_attachment(part):
             yield part
     # A forwarded message with no body of its own: read the forwarded one.
-    for part in _walk(message, into_attached_messages=True):
-        if part.get_content_maintype() == "text" and not _is_attachment(part):
+    for part in _walk(root, into_attached_messages=True):
+        if part.maintype == "text" and not _is_attachment(part):
             yield part
 
 
-def _text_parts(message: Message) -> Iterator[Message]:
-    for part in _walk(message, into_attached_messages=True):
-        if part.get_content_maintype() == "text":
+def _text_parts(root: Part) -> Iterator[Part]:
+    for part in _walk(root, into_attached_messages=True):
+        if part.maintype == "text":
             yield part
 
 
-def _attachment_parts(message: Message) -> Iterator[Message]:
-    for part in _walk(message, into_attached_messages=False):
+def _attachment_parts(root: Part) -> Iterator[Part]:
+    for part in _walk(root, into_attached_messages=False):
         if _is_attachment(part):
             yield part
 
 
-def _attachment(part: Message) -> Attachment:
-    content_type = part.get_content_type()
-    if content_type == "message/rfc822":
-        inner = part.get_payload()
-        inner_message = inner[0] if isinstance(inner, list) and inner else None
-        content = (
-            _message_bytes(inner_message) if isinstance(inner_message, Message) else b""
-        )
+def _attachment(part: Part | Message) -> Attachment:
+    part = part if isinstance(part, Part) else part_of(part)
+    if part.content_type == "message/rfc822" and part.children:
+        inner = part.children[0]
+        if inner.raw:
+            content = inner.raw[inner.start : inner.end]  # as received
+        else:
+            content = _message_bytes(inner.message)
+    elif part.opaque:
+        content = _stored_payload(part)
     else:
         content = _payload_bytes(part)
-    filename = _safe(part.get_filename) or ""
+    filename = part.filename or ""
     if not filename:
-        extension = "eml" if content_type == "message/rfc822" else "bin"
+        extension = "eml" if part.content_type == "message/rfc822" else "bin"
         filename = f"unnamed.{extension}"
-    content_id = part.get("Content-ID")
+    content_id = part.content_id.strip().strip("<>") if part.content_id else None
+    disposition = part.disposition
     return Attachment(
         filename=_unfold(str(filename)),
-        content_type=content_type,
+        content_type=part.content_type,
         content=content,
-        content_id=str(content_id).strip().strip("<>") if content_id else None,
-        inline=_safe(part.get_content_disposition) != "attachment",
+        content_id=content_id,
+        inline=disposition == "inline" or (disposition is None and bool(content_id)),
     )
 
 
 def _message_bytes(message: Message) -> bytes:
-    """An attached message as bytes, even when its headers hold undecodable bytes."""
+    """A message as bytes, even when its headers hold undecodable bytes."""
     for policy in (message.policy, email.policy.compat32):
         try:
             return message.as_bytes(policy=policy)
@@ -471,21 +631,31 @@ def _message_bytes(message: Message) -> bytes:
     return message.as_string(policy=email.policy.compat32).encode("utf-8", "replace")
 
 
-def _payload_bytes(part: Message) -> bytes:
-    try:
-        payload = part.get_payload(decode=True)
-    except Exception:
-        payload = None
+def _stored_payload(part: Part) -> bytes:
+    payload = stored_payload(part.message)
+    return (
+        payload.encode("ascii", "surrogateescape") if isinstance(payload, str) else b""
+    )
+
+
+def _payload_bytes(part: Part) -> bytes:
+    """The part's content with its transfer encoding undone."""
+    payload = None
+    if len(part.transfer_encoding) <= 64:  # longer ones are no encoding we know
+        try:
+            payload = part.message.get_payload(decode=True)
+        except Exception:
+            payload = None
     if isinstance(payload, bytes):
         return payload
-    raw = part.get_payload()
+    raw = part.message.get_payload()
     return raw.encode("utf-8", "surrogateescape") if isinstance(raw, str) else b""
 
 
-def _decode_text(part: Message) -> str:
+def _decode_text(part: Part) -> str:
     """The part's text in its declared charset, line endings as ``\n``."""
     payload = _payload_bytes(part)
-    charset = _safe(part.get_content_charset) or "utf-8"
+    charset = part.charset or "utf-8"
     for candidate in (charset, "utf-8"):
         try:
             text = payload.decode(candidate)
@@ -497,8 +667,4 @@ def _decode_text(part: Message) -> str:
     return text.replace("\r\n", "\n")
 
 
-def _safe(method):  # type: ignore[no-untyped-def]
-    try:
-        return method()
-    except Exception:
-        return None
+__all__ = ["MAX_DEPTH", "MAX_PARTS", "Attachment", "Headers", "ReceivedMessage"]
