@@ -63,11 +63,12 @@ _KEYWORD = re.compile(
 _NOT_A_ONE_TIME_CODE = re.compile(
     r"promo|promotional|promotion|discount|coupon|voucher|gift|referral|invite"
     r"|invitation|post|postal|zip|area|country|dialing|qr|bar|source|tracking"
-    r"|gutschein|rabatt|aktions|gutschein|postleit|vorwahl|réduction|descuento"
-    r"|regalo|cupón|swift|bic|iban|sort|tax|vat|product|article|artikel|hs|de|en"
-    r"|uni",
+    r"|gutschein|rabatt|aktions|postleit|vorwahl|réduction|descuento|regalo"
+    r"|cupón|swift|bic|iban|sort|tax|vat|product|article|artikel|hs",
     re.IGNORECASE,
 )
+# Decode, encode, Unicode: words that end in "code" without being one.
+_NOT_A_CODE_PREFIX = re.compile(r"de|en|uni|" + _NOT_A_ONE_TIME_CODE.pattern, re.I)
 
 _SPACE = "[ \u00a0\u2007\u2009\u202f]"
 _CANDIDATE = re.compile(
@@ -119,8 +120,8 @@ _YEAR_CONTEXT = re.compile(
 # "1600 Example Avenue", "2048 MB", "1500 points": a number that is no code.
 _QUANTITY_OR_ADDRESS = re.compile(
     r"\s{1,3}(?:avenue|ave|street|st|road|rd|boulevard|blvd|lane|ln|way|drive|dr"
-    r"|suite|floor|straße|strasse|str|weg|platz|allee|gasse|rue|boulevard|calle"
-    r"|avenida|plaza|via|piazza|km|mi|m|kg|g|mb|gb|kb|tb|points|punkte|points"
+    r"|suite|floor|straße|strasse|str|weg|platz|allee|gasse|rue|calle|avenida"
+    r"|plaza|via|piazza|km|mi|m|kg|g|mb|gb|kb|tb|points|punkte"
     r"|puntos|minutes|minuten|min|seconds|sekunden|hours|stunden|days|tage|jours"
     r"|días|users|members|mitglieder|people|personen|items|artikel|orders)(?!\w)",
     re.IGNORECASE,
@@ -384,7 +385,7 @@ def _names_another_code(text: str, start: int, end: int) -> bool:
     word_start = start
     while word_start > max(0, start - 30) and text[word_start - 1].isalpha():
         word_start -= 1
-    if word_start < start and _NOT_A_ONE_TIME_CODE.fullmatch(text[word_start:start]):
+    if word_start < start and _NOT_A_CODE_PREFIX.fullmatch(text[word_start:start]):
         return True
     previous_word = re.search(
         r"(\w+)\W{0,3}$", text[max(0, word_start - 24) : word_start]

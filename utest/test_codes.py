@@ -88,6 +88,7 @@ def _code(text: str = "", subject: str = "", html: str = "") -> str | None:
         ("Ce code n'est valable que 10 minutes : 558821", "558821"),
         ("Tu código es 6677", "6677"),
         ("Je verificatiecode is 905118", "905118"),
+        ("Voer de code in: 482193", "482193"),
         ("Seu código de verificação é 118822", "118822"),
         ("Twój kod weryfikacyjny: 550011", "550011"),
         ("Din verifieringskod: 4411", "4411"),
@@ -106,6 +107,7 @@ def test_codes_in_text(text: str, code: str) -> None:
     "text",
     [
         "Use promo code SAVE20 at checkout.",
+        "Please decode the attached file 4821 with Unicode 9.0",
         "Gutscheincode: WINTER2026",
         "Postcode: 1011 AB Amsterdam",
         "Code postal : 75001",
