@@ -248,7 +248,9 @@ class _ImageCollector(HTMLParser):
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         values = dict(attrs)
         found = []
-        if tag == "img" or (tag == "input" and values.get("type") == "image"):
+        if tag == "img" or (
+            tag == "input" and (values.get("type") or "").lower() == "image"
+        ):
             found.append(values.get("src"))
             srcset = values.get("srcset") or ""
             found.extend(item.strip().split(" ")[0] for item in srcset.split(","))

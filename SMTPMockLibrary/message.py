@@ -10,7 +10,7 @@ from datetime import datetime
 from email.message import EmailMessage, Message
 from email.utils import getaddresses, parsedate_to_datetime
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal, overload
 
 from .codes import find_verification_codes
 from .links import extract_links
@@ -300,6 +300,16 @@ class ReceivedMessage:
         return extract_links(self.text, self.html)
 
     # --- verification codes and link checks (issue 11) ---------------------
+
+    @overload
+    def verification_code(
+        self, pattern: str | None = None, all: Literal[False] = False
+    ) -> str | None: ...
+
+    @overload
+    def verification_code(
+        self, pattern: str | None = None, *, all: Literal[True]
+    ) -> list[str]: ...
 
     def verification_code(
         self, pattern: str | None = None, all: bool = False

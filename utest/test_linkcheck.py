@@ -224,7 +224,7 @@ def test_image_links() -> None:
         '<img src="data:image/png;base64,AAAA">'
         '<img srcset="https://cdn.example/b.png 1x, https://cdn.example/c.png 2x">'
         '<table background="https://cdn.example/bg.jpg"><tr><td>x</td></tr></table>'
-        '<input type="image" src="https://cdn.example/button.png">'
+        '<input type="IMAGE" src="https://cdn.example/button.png">'
         '<img src="https://cdn.example/a.png?x=1&amp;y=2">'
         '<a href="https://example.com/page">not an image</a>'
     )
