@@ -48,6 +48,8 @@ _OTHER_NUMBER_WORDS = (
     r"|commande|facture|numéro|réservation|dossier|téléphone|tél|montant|prix"
     r"|rue|pedido|factura|número|reserva|cliente|teléfono|importe|precio|calle"
     r"|ordine|fattura|numero|n\.|importo|prezzo|telefono|bestelling|factuur|bedrag"
+    r"|card|karte|carte|tarjeta|ending|endet|endend|build|version|release|seat|gate"
+    r"|flight|flug|vol|vuelo|room|zimmer|chambre|habitación|platform|gleis"
 )
 _KEYWORD = re.compile(
     rf"(?P<stem>{_CODE_STEMS})(?!\w)"
@@ -489,6 +491,7 @@ def _score(context: _Context, shape: _Shape) -> int | None:
         shape.kind == "single"
         and code.isdigit()
         and not _is_year(code)
+        and not code.endswith("000")  # 10000 readers, 5000 points
         and not _QUANTITY_OR_ADDRESS.match(context.text, end)
     ):
         return _FALLBACK_SCORE
@@ -518,7 +521,7 @@ def _is_other_number(text: str, code: str, start: int, end: int) -> bool:
         return True
     if len(after) >= 2 and after[0] in ".,:/" and after[1].isdigit():
         return True
-    if before.endswith(("#", "+", "№")) or after.startswith("%"):
+    if before.endswith(("#", "+", "№", "*", "•")) or after.startswith("%"):
         return True
     if _CURRENCY_BEFORE.search(before) or _CURRENCY_AFTER.match(after):
         return True

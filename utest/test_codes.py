@@ -97,6 +97,8 @@ def _code(text: str = "", subject: str = "", html: str = "") -> str | None:
         ("認証コード：553201", "553201"),
         ("인증번호 [774411]을 입력해 주세요", "774411"),
         ("Use 830512 to sign in.", "830512"),
+        ("Meeting ID: 885 2231 4410\nPasscode: 739204", "739204"),
+        ("Acme: 550812 is your verification code. @acme.example #550812", "550812"),
     ],
 )
 def test_codes_in_text(text: str, code: str) -> None:
@@ -122,6 +124,11 @@ def test_codes_in_text(text: str, code: str) -> None:
         "THE CODE EXPIRES SOON",
         "Acme, 1600 Example Avenue, Springfield, IL 62704",
         "Use 2048 MB of storage.",
+        "Your Visa card ending in 4821 was charged $12.00 on 11/25.",
+        "Payment received with card •••• 4821. Thank you!",
+        "Release 2026.11 of Widgets is available (build 48213).",
+        "This week: 5 tips. 10000 readers can't be wrong.",
+        "Flight LH 2041 departs 07:15 from gate B44 on 2026-12-01.",
         "",
     ],
 )
