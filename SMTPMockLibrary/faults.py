@@ -1,15 +1,34 @@
-"""Deterministic fault rules: set from the test thread, applied by the server."""
+"""Fault rules: set from the test thread, applied by the server as mail comes in.
+
+A rule answers a command with a chosen reply, drops the connection, delays
+the reply, limits the message rate, or throttles DATA. Conditions narrow it
+to some mail (``sender=``, ``recipient=``, ``header=``, ``auth_user=``,
+``peer=``, ``inbox=``), judged when their data is known: sender and
+recipient at RCPT, headers and inboxes at the end of DATA; a condition on
+what is not known yet does not hold. Every rule applies ``times`` times, or
+until cleared (``times=None``, the default); ``probability`` with ``seed``
+makes it fire at random, the same way on every run.
+"""
 
 from __future__ import annotations
 
+import random
 import re
 import threading
-from dataclasses import dataclass
+import time
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from robot.utils import secs_to_timestr
 
 from .errors import ConfigurationError
-from .filters import compile_regex
+from .filters import MessageFilter, Pattern, compile_regex
+from .message import ReceivedMessage
+
+if TYPE_CHECKING:
+    from .inbox import Inboxes
 
 END_OF_DATA = "END OF DATA"
 COMMANDS = (
@@ -36,6 +55,9 @@ _COMMAND_ALIASES = {
     "RCPTTO": "RCPT",
 }
 _REPLY = re.compile(r"^[2-5]\d\d(?:[ -].*)?$")
+CONDITIONS = ("sender", "recipient", "header", "auth_user", "peer", "inbox")
+RATE_KEYS = ("sender", "peer", "recipient", "all")
+_RATE = re.compile(r"^\s*([\d.]+)\s*([kKmM]?)i?[bB]?(?:/s(?:ec)?)?\s*$")
 
 
 def normalize_command(command: str) -> str:
@@ -68,140 +90,466 @@ def validate_times(times: int | None) -> int | None:
     return times
 
 
-def _described(rule: str, times: int | None) -> str:
-    lasting = (
-        "until cleared"
-        if times is None
-        else f"{times} time" + ("" if times == 1 else "s")
-    )
-    return f"Fault rule: {rule}, {lasting}."
+def parse_rate(rate: str | float) -> float:
+    """``10 kB/s``, ``1.5 MB/s``, ``500 B/s`` or a number: bytes per second."""
+    if isinstance(rate, (int, float)):
+        value = float(rate)
+    else:
+        match = _RATE.match(rate)
+        if not match:
+            raise ConfigurationError(
+                f"Invalid rate '{rate}': expected bytes per second like '10 kB/s', "
+                "'1 MB/s' or '500'."
+            )
+        unit = {"": 1, "k": 1024, "m": 1024 * 1024}[match.group(2).lower()]
+        value = float(match.group(1)) * unit
+    if value <= 0:
+        raise ConfigurationError(f"Rate must be positive, got '{rate}'.")
+    return value
 
 
 @dataclass
-class _Rule:
-    value: object
-    times: int | None  # None: for as long as the rule is set
-    pattern: re.Pattern[str] | None = None
+class Attempt:
+    """What the server knows of the mail being sent when a rule is judged."""
+
+    sender: str | None = None
+    recipients: list[str] = field(default_factory=list)  # at RCPT: the one judged
+    earlier_recipients: int = 0  # at RCPT: those already accepted
+    peer: tuple[str, int] | None = None
+    auth_user: str | None = None
+    raw: bytes = b""
+
+    def as_message(self) -> ReceivedMessage:
+        return ReceivedMessage(
+            self.raw,
+            "" if self.sender in (None, "<>") else str(self.sender),
+            list(self.recipients),
+            peer=self.peer,
+            auth_user=self.auth_user,
+        )
+
+
+NOTHING_KNOWN = Attempt()
+
+
+class Conditions:
+    """The conditions of one rule, over what an attempt has made known."""
+
+    def __init__(self, conditions: Mapping[str, object], inboxes: Inboxes | None):
+        given = {k: str(v) for k, v in conditions.items() if v is not None}
+        unknown = [name for name in given if name not in CONDITIONS]
+        if unknown:
+            raise ConfigurationError(
+                f"Unknown condition '{unknown[0]}'. Allowed: {', '.join(CONDITIONS)}."
+            )
+        self.given = given
+        self._tests: list[Callable[[ReceivedMessage], bool]] = []
+        for name, value in given.items():
+            if name in ("sender", "recipient", "header"):
+                self._tests.append(MessageFilter({name: value}).test)
+            elif name == "auth_user":
+                user = Pattern.parse(name, value, plain="exact")
+                self._tests.append(
+                    lambda m, p=user: bool(m.auth_user) and p.test(m.auth_user)
+                )
+            elif name == "peer":
+                host = Pattern.parse(name, value, plain="exact")
+                self._tests.append(lambda m, p=host: bool(m.peer) and p.test(m.peer[0]))
+            else:
+                if inboxes is None:
+                    raise ConfigurationError("inbox= needs a server with inboxes.")
+                routes = inboxes.get(value).routes
+                self._tests.append(routes)
+
+    def __bool__(self) -> bool:
+        return bool(self._tests)
+
+    def hold(self, attempt: Attempt) -> bool:
+        if not self._tests:
+            return True
+        message = attempt.as_message()
+        return all(test(message) for test in self._tests)
+
+    def describe(self) -> str:
+        return "".join(f", {k}={v}" for k, v in self.given.items())
+
+
+@dataclass
+class FaultRule:
+    """One rule: what it does, when, how often, and how often it fired."""
+
+    action: str  # reply, disconnect, delay, rate limit, recipient limit, throttle
+    command: str
+    reply: str | None
+    times: int | None
+    conditions: Conditions
+    description: str
+    delay: float = 0.0  # seconds to wait; for a throttle, bytes per second
+    limit: int = 0  # the count of a rate or recipient limit
+    address: re.Pattern[str] | None = None
+    probability: float | None = None
+    seed: int | None = None
+    close: bool = False
+    fired: int = 0
+    _random: random.Random | None = field(default=None, repr=False)
+
+    def __str__(self) -> str:
+        fired = f"fired {self.fired} time" + ("" if self.fired == 1 else "s")
+        return f"{self.summary()} ({fired})"
+
+    def summary(self) -> str:
+        """The rule and how long it lasts, as logged when it is set."""
+        lasting = (
+            "until cleared"
+            if self.times is None
+            else f"{self.times} time" + ("" if self.times == 1 else "s")
+        )
+        return f"{self.description}, {lasting}."
+
+    def draws(self) -> bool:
+        """Whether a rule whose conditions hold fires now (its seeded chance)."""
+        if self.probability is None:
+            return True
+        if self._random is None:
+            self._random = random.Random(self.seed)
+        return self._random.random() < self.probability
+
+
+@dataclass
+class _RateLimit:
+    rule: FaultRule
+    count: int
+    window: float
+    by: str
+    history: dict[str, deque[float]] = field(default_factory=dict)
+
+    def keys(self, message: ReceivedMessage) -> list[str]:
+        if self.by == "sender":
+            return [message.sender.lower()]
+        if self.by == "peer":
+            return [message.peer[0] if message.peer else "?"]
+        if self.by == "recipient":
+            return [r.lower() for r in message.recipients]
+        return ["*"]
+
+    def exceeded(self, key: str, now: float) -> bool:
+        history = self.history.get(key)
+        if not history:
+            return False
+        while history and history[0] <= now - self.window:
+            history.popleft()
+        return len(history) >= self.count
 
 
 class FaultRules:
-    """The faults a test asked for; each rule applies a number of times or always."""
+    """The rules a test set, applied by the server thread."""
 
-    def __init__(self) -> None:
+    def __init__(self, inboxes: Inboxes | None = None) -> None:
         self._lock = threading.Lock()
-        self._address_replies: dict[str, list[_Rule]] = {"MAIL": [], "RCPT": []}
-        self._data_replies: list[_Rule] = []
-        self._disconnects: dict[str, _Rule] = {}
-        self._delays: dict[str, _Rule] = {}
+        self._inboxes = inboxes
+        self._rules: list[FaultRule] = []
+        self._rates: list[_RateLimit] = []
 
     def __bool__(self) -> bool:
-        return bool(
-            self._address_replies["MAIL"]
-            or self._address_replies["RCPT"]
-            or self._data_replies
-            or self._disconnects
-            or self._delays
-        )
+        return bool(self._rules)
+
+    @property
+    def rules(self) -> list[FaultRule]:
+        """The active rules, in the order they were set."""
+        with self._lock:
+            return list(self._rules)
 
     def clear(self) -> None:
         with self._lock:
-            self._address_replies = {"MAIL": [], "RCPT": []}
-            self._data_replies = []
-            self._disconnects = {}
-            self._delays = {}
+            self._rules = []
+            self._rates = []
 
-    # Setting rules (test thread).
-
-    # Every rule applies ``times`` times, or until cleared when ``times`` is
-    # None (the default everywhere). Each method returns the rule, described.
+    # Setting rules (test thread). Each returns the rule it set.
 
     def reply_to_address(
-        self, command: str, address_regex: str, reply: str, times: int | None = None
-    ) -> str:
+        self,
+        command: str,
+        address_regex: str,
+        reply: str,
+        times: int | None = None,
+        **options: object,
+    ) -> FaultRule:
         pattern = compile_regex(address_regex, "the address pattern")
-        rule = _Rule(validate_reply(reply), validate_times(times), pattern)
-        with self._lock:
-            self._address_replies[command].append(rule)
-        return _described(
-            f"{command} for addresses matching '{address_regex}' -> {rule.value}",
-            times,
+        return self._add(
+            "reply",
+            command,
+            f"{command} for addresses matching '{address_regex}' -> {reply.strip()}",
+            reply=reply,
+            times=times,
+            address=pattern,
+            **options,
         )
 
-    def reply_to_data(self, reply: str, times: int | None = None) -> str:
-        rule = _Rule(validate_reply(reply), validate_times(times))
-        with self._lock:
-            self._data_replies.append(rule)
-        return _described(f"end of data -> {rule.value} (not stored)", times)
+    def reply_to_data(
+        self, reply: str, times: int | None = None, **options: object
+    ) -> FaultRule:
+        return self._add(
+            "reply",
+            END_OF_DATA,
+            f"end of data -> {reply.strip()} (not stored)",
+            reply=reply,
+            times=times,
+            **options,
+        )
 
-    def disconnect_on(self, command: str, times: int | None = None) -> str:
-        rule = _Rule(True, validate_times(times))
+    def reply_to_auth(
+        self,
+        reply: str,
+        user: str | None = None,
+        times: int | None = None,
+        **options: object,
+    ) -> FaultRule:
+        if reply.strip()[:1] not in ("4", "5"):
+            raise ConfigurationError(
+                f"An AUTH fault needs a 4xx or 5xx reply, got '{reply}'."
+            )
+        who = f"user '{user}'" if user else "every user"
+        conditions = {**options, "auth_user": user} if user else options
+        return self._add(
+            "reply",
+            "AUTH",
+            f"AUTH of {who} -> {reply.strip()}",
+            reply=reply,
+            times=times,
+            **conditions,
+        )
+
+    def disconnect_on(
+        self, command: str, times: int | None = None, **options: object
+    ) -> FaultRule:
         name = normalize_command(command)
-        with self._lock:
-            self._disconnects[name] = rule
-        return _described(f"{name} -> connection dropped without a reply", times)
+        return self._add(
+            "disconnect",
+            name,
+            f"{name} -> connection dropped without a reply",
+            times=times,
+            **options,
+        )
 
     def delay_reply(
-        self, command: str, seconds: float, times: int | None = None
-    ) -> str:
+        self,
+        command: str,
+        seconds: float,
+        times: int | None = None,
+        **options: object,
+    ) -> FaultRule:
         if seconds < 0:
             raise ConfigurationError(
                 f"Delay must not be negative, got {seconds:g} seconds."
             )
-        rule = _Rule(seconds, validate_times(times))
         name = normalize_command(command)
+        return self._add(
+            "delay",
+            name,
+            f"{name} -> reply delayed {secs_to_timestr(seconds)}",
+            times=times,
+            delay=seconds,
+            **options,
+        )
+
+    def limit_message_rate(
+        self,
+        count: int,
+        per: float,
+        by: str = "all",
+        reply: str = "421 4.7.0 Too many messages, slow down",
+        close: bool = False,
+        times: int | None = None,
+        **options: object,
+    ) -> FaultRule:
+        if count < 1 or per <= 0:
+            raise ConfigurationError(
+                f"A rate limit needs a count of 1 or more and a positive period, "
+                f"got {count} per {per:g} seconds."
+            )
+        if by not in RATE_KEYS:
+            raise ConfigurationError(
+                f"Unknown rate key '{by}'. Allowed: {', '.join(RATE_KEYS)}."
+            )
+        command = "RCPT" if by == "recipient" else "MAIL"
+        rule = self._add(
+            "rate limit",
+            command,
+            f"more than {count} messages per {secs_to_timestr(per)} by {by} -> "
+            f"{reply.strip()}" + (", then the connection closes" if close else ""),
+            reply=reply,
+            times=times,
+            close=close,
+            limit=count,
+            **options,
+        )
         with self._lock:
-            self._delays[name] = rule
-        return _described(f"{name} -> reply delayed {secs_to_timestr(seconds)}", times)
+            self._rates.append(_RateLimit(rule, count, per, by))
+        return rule
+
+    def limit_recipients(
+        self,
+        count: int,
+        reply: str = "452 4.5.3 Too many recipients",
+        times: int | None = None,
+        **options: object,
+    ) -> FaultRule:
+        if count < 1:
+            raise ConfigurationError(f"The limit must be 1 or more, got {count}.")
+        return self._add(
+            "recipient limit",
+            "RCPT",
+            f"more than {count} recipients in one message -> {reply.strip()}",
+            reply=reply,
+            times=times,
+            limit=count,
+            **options,
+        )
+
+    def throttle_data(
+        self, rate: str | float, times: int | None = None, **options: object
+    ) -> FaultRule:
+        bytes_per_second = parse_rate(rate)
+        return self._add(
+            "throttle",
+            END_OF_DATA,
+            f"DATA read at {bytes_per_second / 1024:g} kB/s",
+            times=times,
+            delay=bytes_per_second,
+            **options,
+        )
+
+    def _add(
+        self,
+        action: str,
+        command: str,
+        description: str,
+        *,
+        reply: str | None = None,
+        times: int | None = None,
+        delay: float = 0.0,
+        limit: int = 0,
+        address: re.Pattern[str] | None = None,
+        close: bool = False,
+        probability: float | None = None,
+        seed: int | None = None,
+        **conditions: object,
+    ) -> FaultRule:
+        if probability is not None and not 0 <= probability <= 1:
+            raise ConfigurationError(
+                f"'probability' must be from 0 to 1, got {probability}."
+            )
+        rule_conditions = Conditions(conditions, self._inboxes)
+        chance = (
+            f", with probability {probability:g}"
+            + (f" (seed {seed})" if seed is not None else "")
+            if probability is not None
+            else ""
+        )
+        rule = FaultRule(
+            action=action,
+            command=command,
+            reply=validate_reply(reply) if reply is not None else None,
+            times=validate_times(times),
+            conditions=rule_conditions,
+            description=f"Fault rule: {description}{rule_conditions.describe()}{chance}",
+            delay=delay,
+            limit=limit,
+            address=address,
+            probability=probability,
+            seed=seed,
+            close=close,
+        )
+        with self._lock:
+            self._rules.append(rule)
+        return rule
 
     # Applying rules (server thread). Each returns None when no rule applies.
 
-    def reply_for_address(self, command: str, address: str) -> str | None:
-        rules = self._address_replies[command]
-        if not rules:
+    def reply_for_address(
+        self, command: str, address: str, attempt: Attempt = NOTHING_KNOWN
+    ) -> str | None:
+        """The reply for ``MAIL``/``RCPT`` of ``address``, if a rule gives one."""
+        rule = self.take_rule(command, attempt, address=address)
+        return rule.reply if rule is not None else None
+
+    def take_data_reply(self, attempt: Attempt = NOTHING_KNOWN) -> str | None:
+        rule = self._take(lambda r: r.action == "reply", END_OF_DATA, attempt)
+        return rule.reply if rule is not None else None
+
+    def take_disconnect(self, command: str, attempt: Attempt = NOTHING_KNOWN) -> bool:
+        return (
+            self._take(lambda r: r.action == "disconnect", command, attempt) is not None
+        )
+
+    def take_delay(
+        self, command: str, attempt: Attempt = NOTHING_KNOWN
+    ) -> float | None:
+        """Seconds to wait before handling ``command``: delays, and throttled DATA."""
+        rule = self._take(lambda r: r.action == "delay", command, attempt)
+        delay = rule.delay if rule is not None else 0.0
+        if command == END_OF_DATA:
+            throttle = self._take(lambda r: r.action == "throttle", command, attempt)
+            if throttle is not None:
+                delay += len(attempt.raw) / throttle.delay
+        return delay or None
+
+    def take_rule(
+        self, command: str, attempt: Attempt, address: str | None = None
+    ) -> FaultRule | None:
+        """The reply rule (address, rate or recipient limit) for MAIL, RCPT or AUTH."""
+
+        def applies(rule: FaultRule) -> bool:
+            if rule.action == "reply":
+                return rule.address is None or (
+                    address is not None and rule.address.search(address) is not None
+                )
+            if rule.action == "recipient limit":
+                return attempt.earlier_recipients >= rule.limit
+            if rule.action == "rate limit":
+                return self._over_rate(rule, attempt)
+            return False
+
+        return self._take(applies, command, attempt)
+
+    def note_accepted(self, message: ReceivedMessage) -> None:
+        """Count a stored message for the rate limits (accepted mail only)."""
+        if not self._rates:
+            return
+        now = time.monotonic()
+        with self._lock:
+            for limit in self._rates:
+                for key in limit.keys(message):
+                    limit.history.setdefault(key, deque()).append(now)
+
+    def _over_rate(self, rule: FaultRule, attempt: Attempt) -> bool:
+        limit = next((r for r in self._rates if r.rule is rule), None)
+        if limit is None:
+            return False
+        now = time.monotonic()
+        return any(limit.exceeded(key, now) for key in limit.keys(attempt.as_message()))
+
+    def _take(
+        self, applies: Callable[[FaultRule], bool], command: str, attempt: Attempt
+    ) -> FaultRule | None:
+        if not self._rules:
             return None
         with self._lock:
-            for rule in rules:
-                assert rule.pattern is not None
-                if rule.pattern.search(address):
-                    return str(self._use(rules, rule))
+            for rule in self._rules:
+                if (
+                    rule.command == command
+                    and applies(rule)
+                    and rule.conditions.hold(attempt)
+                    and rule.draws()
+                ):
+                    rule.fired += 1
+                    if rule.times is not None:
+                        rule.times -= 1
+                        if rule.times == 0:
+                            self._rules.remove(rule)
+                            self._rates = [r for r in self._rates if r.rule is not rule]
+                    return rule
         return None
 
-    def take_data_reply(self) -> str | None:
-        if not self._data_replies:
-            return None
-        with self._lock:
-            if self._data_replies:
-                rule = self._data_replies[0]
-                return str(self._use(self._data_replies, rule))
-        return None
 
-    def take_disconnect(self, command: str) -> bool:
-        return self._take(self._disconnects, command) is not None
-
-    def take_delay(self, command: str) -> float | None:
-        delay = self._take(self._delays, command)
-        return None if delay is None else float(delay)  # type: ignore[arg-type]
-
-    def _take(self, rules: dict[str, _Rule], command: str) -> object | None:
-        if command not in rules:
-            return None
-        with self._lock:
-            rule = rules.get(command)
-            if rule is None:
-                return None
-            if rule.times is not None:
-                rule.times -= 1
-                if rule.times == 0:
-                    del rules[command]
-            return rule.value
-
-    @staticmethod
-    def _use(rules: list[_Rule], rule: _Rule) -> object:
-        if rule.times is not None:
-            rule.times -= 1
-            if rule.times == 0:
-                rules.remove(rule)
-        return rule.value
-
-
-__all__ = ["COMMANDS", "END_OF_DATA", "FaultRules"]
+__all__ = ["COMMANDS", "END_OF_DATA", "Attempt", "FaultRule", "FaultRules"]

@@ -153,6 +153,7 @@ class SMTPMockLibrary(DynamicCore):
     contained text. Prefix any value except ``matching`` with ``regexp:`` for
     a regular expression search, or ``glob:`` for a glob pattern:
 
+    | Send Invoice    carol@example.com
     | `Wait Until Message Is Received`     recipient=glob:*@example.com
     | `Received Message Count Should Be`    1    subject=regexp:^Invoice \\\\d+$
 
@@ -239,12 +240,32 @@ class SMTPMockLibrary(DynamicCore):
     = Fault injection =
 
     A test can make the server fail exactly when and as often as it wants:
-    `Reply To Recipient`, `Reply To Sender`, `Reply To Data`, `Disconnect On`
-    and `Delay Reply`. Every rule applies ``times`` times, or, when ``times``
-    is not given, until `Clear Faults` or `Reset Mock SMTP Server`. Each
-    rule is logged when set, so the log shows why the server answered 451.
-    `Get Rejected Commands` tells what the server refused, and
-    `Log SMTP Transcript` shows the conversation.
+    `Reply To Recipient`, `Reply To Sender`, `Reply To Data`, `Reply To Auth`,
+    `Disconnect On`, `Delay Reply`, `Limit Message Rate`, `Limit Recipients`
+    and `Throttle Data`. Every rule applies ``times`` times, or, when
+    ``times`` is not given, until `Clear Faults` or `Reset Mock SMTP Server`;
+    ``times`` counts the times the rule fired. Each rule is logged when set,
+    so the log shows why the server answered 451, and `Get Fault Rules`
+    lists the active ones with how often each fired. `Get Rejected Commands`
+    tells what the server refused, and `Log SMTP Transcript` shows the
+    conversation.
+
+    Conditions narrow a rule to some mail. They speak the `filters`'
+    vocabulary (whole addresses, contained text, ``regexp:`` and ``glob:``):
+
+    | = Condition =  | = Holds when =                                                  | = Known at =      |
+    | sender         | the envelope sender matches                                     | MAIL              |
+    | recipient      | the recipient being added (at RCPT), or any recipient           | RCPT              |
+    | header         | ``Name: text``: the message has the header with the text        | end of DATA       |
+    | auth_user      | the client authenticated as the user                             | AUTH              |
+    | peer           | the client's IP address matches                                  | connection        |
+    | inbox          | the message is routed to the inbox (see `Create Inbox`)          | as its rules are  |
+    | probability    | a seeded random draw says so: ``probability=0.1    seed=42``      | every time        |
+
+    A condition is judged when its data is known; before that it does not
+    hold, so ``Disconnect On    MAIL    recipient=x`` never fires (MAIL comes
+    before RCPT). With ``seed``, random faults fail the same attempts on
+    every run.
 
     | `Reply To Data`    451 4.3.0 Try again later    times=1
     | Send Newsletter
@@ -278,7 +299,6 @@ class SMTPMockLibrary(DynamicCore):
         - ``log_messages_on_failure``: log the messages received during a failed
           test as evidence.
 
-        | Library    SMTPMockLibrary
         | Library    SMTPMockLibrary    port=2525    timeout=10 s
         """
         self.host = host

@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from .errors import ConfigurationError, ServerError
-from .faults import FaultRules, normalize_command
+from .faults import FaultRule, FaultRules, normalize_command
 from .filters import compile_regex
 from .inbox import Inbox, Inboxes
 from .mailbox import Mailbox, Rejection
@@ -85,7 +85,7 @@ class MockSMTPServer(MessageQueries):
         self.event_loop = _validate_event_loop(event_loop)
         self.messages = Mailbox()
         self.inboxes = Inboxes(self.messages)
-        self.faults = FaultRules()
+        self.faults = FaultRules(self.inboxes)
         self._state = ServerState(
             self.messages, self.faults, parse_users(users), auth_required
         )
@@ -266,35 +266,92 @@ class MockSMTPServer(MessageQueries):
     def remove_inbox(self, name: str) -> None:
         self.inboxes.remove(name)
 
-    # Fault injection: each method returns the rule it set, described.
+    # Fault injection. Each method returns the rule it set; ``conditions``
+    # are sender=, recipient=, header=, auth_user=, peer=, inbox= (filter
+    # vocabulary), and probability= with seed= for seeded random faults.
 
     def reply_to_recipient(
-        self, address: str, reply: str, times: int | None = None
-    ) -> str:
+        self, address: str, reply: str, times: int | None = None, **conditions: object
+    ) -> FaultRule:
         """Answer ``RCPT TO`` for addresses matching the regular expression
         ``address`` with ``reply``, ``times`` times (None: until cleared)."""
-        return self.faults.reply_to_address("RCPT", address, reply, times)
+        return self.faults.reply_to_address("RCPT", address, reply, times, **conditions)
 
     def reply_to_sender(
-        self, address: str, reply: str, times: int | None = None
-    ) -> str:
+        self, address: str, reply: str, times: int | None = None, **conditions: object
+    ) -> FaultRule:
         """Answer ``MAIL FROM`` for matching addresses with ``reply``."""
-        return self.faults.reply_to_address("MAIL", address, reply, times)
+        return self.faults.reply_to_address("MAIL", address, reply, times, **conditions)
 
-    def reply_to_data(self, reply: str, times: int | None = None) -> str:
+    def reply_to_data(
+        self, reply: str, times: int | None = None, **conditions: object
+    ) -> FaultRule:
         """Answer the end of the next ``times`` messages with ``reply``; they are
         not stored."""
-        return self.faults.reply_to_data(reply, times)
+        return self.faults.reply_to_data(reply, times, **conditions)
 
-    def disconnect_on(self, command: str, times: int | None = None) -> str:
+    def reply_to_auth(
+        self,
+        reply: str,
+        user: str | None = None,
+        times: int | None = None,
+        **conditions: object,
+    ) -> FaultRule:
+        """Answer ``AUTH`` of ``user`` (every user when None) with ``reply``,
+        even when the password is right."""
+        return self.faults.reply_to_auth(reply, user, times, **conditions)
+
+    def disconnect_on(
+        self, command: str, times: int | None = None, **conditions: object
+    ) -> FaultRule:
         """Drop the connection without a reply when ``command`` arrives."""
-        return self.faults.disconnect_on(command, times)
+        return self.faults.disconnect_on(command, times, **conditions)
 
     def delay_reply(
-        self, command: str, seconds: float, times: int | None = None
-    ) -> str:
+        self,
+        command: str,
+        seconds: float,
+        times: int | None = None,
+        **conditions: object,
+    ) -> FaultRule:
         """Wait ``seconds`` before handling ``command``: a slow server."""
-        return self.faults.delay_reply(command, seconds, times)
+        return self.faults.delay_reply(command, seconds, times, **conditions)
+
+    def limit_message_rate(
+        self,
+        count: int,
+        per: float,
+        by: str = "all",
+        reply: str = "421 4.7.0 Too many messages, slow down",
+        close: bool = False,
+        **conditions: object,
+    ) -> FaultRule:
+        """Refuse mail beyond ``count`` accepted messages in any ``per`` seconds
+        (a sliding window), counted by ``sender``, ``peer``, ``recipient`` or
+        ``all``; ``close`` drops the connection after the reply."""
+        return self.faults.limit_message_rate(
+            count, per, by, reply, close, **conditions
+        )
+
+    def limit_recipients(
+        self,
+        count: int,
+        reply: str = "452 4.5.3 Too many recipients",
+        **conditions: object,
+    ) -> FaultRule:
+        """Answer every ``RCPT TO`` beyond the first ``count`` of a message with
+        ``reply``."""
+        return self.faults.limit_recipients(count, reply, **conditions)
+
+    def throttle_data(self, rate: str | float, **conditions: object) -> FaultRule:
+        """Answer the end of a message only after its size divided by ``rate``
+        (``10 kB/s``, or bytes per second): a server reading DATA slowly."""
+        return self.faults.throttle_data(rate, **conditions)
+
+    @property
+    def fault_rules(self) -> list[FaultRule]:
+        """The active fault rules, each saying how often it fired."""
+        return self.faults.rules
 
     def clear_faults(self) -> None:
         """Remove every fault rule: normal service again."""

@@ -9,6 +9,7 @@ from robot.api import logger
 from robotlibcore import keyword
 
 from ..errors import ConfigurationError
+from ..faults import FaultRule
 from ..mailbox import Rejection
 from ..report import rejections_text, transcript_html
 from .base import LibraryComponent
@@ -29,75 +30,221 @@ Command = Literal[
 ]
 
 
+RateKey = Literal["all", "sender", "peer", "recipient"]
+
+
+def rule_options(conditions: dict[str, str]) -> dict[str, object]:
+    """The conditions as given, ``probability`` and ``seed`` as numbers."""
+    options: dict[str, object] = dict(conditions)
+    for name, kind in (("probability", float), ("seed", int)):
+        if name in options:
+            try:
+                options[name] = kind(str(options[name]))
+            except ValueError:
+                raise ConfigurationError(
+                    f"'{name}' must be a number, got '{options[name]}'."
+                ) from None
+    return options
+
+
 class FaultKeywords(LibraryComponent):
     @keyword
     def reply_to_recipient(
-        self, address_regex: str, reply: str, times: int | None = None
+        self,
+        address_regex: str,
+        reply: str,
+        times: int | None = None,
+        **conditions: str,
     ) -> None:
         """Answers RCPT TO commands for matching addresses with ``reply``.
 
         ``address_regex`` is a regular expression searched in the address.
         Other recipients are accepted as usual. Like every fault rule, it
         applies ``times`` times, or until `Clear Faults` or `Reset Mock SMTP
-        Server` when ``times`` is not given. The rule is logged.
+        Server` when ``times`` is not given, and takes the conditions of
+        `Fault injection`. The rule is logged.
 
         | Reply To Recipient    ^nobody@    550 5.1.1 No such user here
         | Reply To Recipient    @full\\\\.example$    452 4.2.2 Mailbox full    times=1
+        | Reply To Recipient    .    452 4.2.2 Over quota    sender=bulk@example.com
         """
-        logger.info(self.server.reply_to_recipient(address_regex, reply, times))
+        self._log(
+            self.server.reply_to_recipient(
+                address_regex, reply, times, **rule_options(conditions)
+            )
+        )
 
     @keyword
     def reply_to_sender(
-        self, address_regex: str, reply: str, times: int | None = None
+        self,
+        address_regex: str,
+        reply: str,
+        times: int | None = None,
+        **conditions: str,
     ) -> None:
         """Answers MAIL FROM commands for matching addresses with ``reply``.
 
-        ``times`` as in `Reply To Recipient`.
+        ``times`` and conditions as in `Reply To Recipient`.
 
         | Reply To Sender    @spammer\\\\.example$    550 5.7.1 Sender rejected
+        | Reply To Sender    .    451 4.7.1 Greylisted    times=1    peer=127.0.0.1
         """
-        logger.info(self.server.reply_to_sender(address_regex, reply, times))
+        self._log(
+            self.server.reply_to_sender(
+                address_regex, reply, times, **rule_options(conditions)
+            )
+        )
 
     @keyword
-    def reply_to_data(self, reply: str, times: int | None = None) -> None:
+    def reply_to_data(
+        self, reply: str, times: int | None = None, **conditions: str
+    ) -> None:
         """Answers the end of the next messages with ``reply``; they are not stored.
 
         After ``times`` messages, normal service resumes: this is how a suite
         proves that the application retries after a temporary failure.
         Without ``times``, every message is refused until `Clear Faults`.
+        Conditions on headers and inboxes are judged here, at the end of DATA.
 
         | Reply To Data    451 4.3.0 Try again later    times=2
-        | Reply To Data    554 5.6.0 Message rejected
+        | Reply To Data    554 5.6.0 Message rejected    header=X-Campaign: spring
+        | Reply To Data    451 4.3.0 Busy    probability=0.1    seed=42
         """
-        logger.info(self.server.reply_to_data(reply, times))
+        self._log(self.server.reply_to_data(reply, times, **rule_options(conditions)))
 
     @keyword
-    def disconnect_on(self, command: Command, times: int | None = None) -> None:
+    def reply_to_auth(
+        self,
+        reply: str,
+        user: str | None = None,
+        times: int | None = None,
+        **conditions: str,
+    ) -> None:
+        """Answers AUTH of ``user`` (of every user when not given) with ``reply``.
+
+        The reply is given even when the password is right, so an
+        application's path for bad credentials (``535``) or a temporary
+        authentication failure (``454``) can be tested.
+
+        | Reply To Auth    535 5.7.8 Authentication credentials invalid    user=alice
+        | Reply To Auth    454 4.7.0 Temporary authentication failure    times=1
+        """
+        self._log(
+            self.server.reply_to_auth(reply, user, times, **rule_options(conditions))
+        )
+
+    @keyword
+    def disconnect_on(
+        self, command: Command, times: int | None = None, **conditions: str
+    ) -> None:
         """Drops the connection, without a reply, when ``command`` arrives.
 
         ``command`` is an SMTP command (``EHLO``, ``MAIL``, ``RCPT``, ``DATA``...)
         or ``END OF DATA`` for the end of the message (after the client sent
-        it, before the reply: the message is not stored). ``times`` as in
-        `Reply To Recipient`.
+        it, before the reply: the message is not stored). ``times`` and
+        conditions as in `Reply To Recipient`.
 
         | Disconnect On    RCPT    times=1
-        | Disconnect On    end of data    times=3
+        | Disconnect On    end of data    times=3    recipient=bob@example.com
         """
-        logger.info(self.server.disconnect_on(command, times))
+        self._log(self.server.disconnect_on(command, times, **rule_options(conditions)))
 
     @keyword
     def delay_reply(
-        self, command: Command, delay: timedelta, times: int | None = None
+        self,
+        command: Command,
+        delay: timedelta,
+        times: int | None = None,
+        **conditions: str,
     ) -> None:
         """Waits ``delay`` before handling ``command``: a slow server.
 
         Use it to test client timeouts. ``command`` as in `Disconnect On`,
-        ``times`` as in `Reply To Recipient`.
+        ``times`` and conditions as in `Reply To Recipient`.
 
         | Delay Reply    DATA    3 s
         | Delay Reply    end of data    1 minute    times=1
         """
-        logger.info(self.server.delay_reply(command, delay.total_seconds(), times))
+        self._log(
+            self.server.delay_reply(
+                command, delay.total_seconds(), times, **rule_options(conditions)
+            )
+        )
+
+    @keyword
+    def limit_message_rate(
+        self,
+        count: int,
+        per: timedelta,
+        by: RateKey = "all",
+        reply: str = "421 4.7.0 Too many messages, slow down",
+        close: bool = False,
+        **conditions: str,
+    ) -> None:
+        """Refuses mail beyond ``count`` messages in any period ``per``, as providers do.
+
+        Accepted messages are counted in a sliding window, by ``sender``,
+        ``peer`` (the client's address), ``recipient`` or ``all``. Beyond the
+        limit, MAIL FROM (RCPT TO when counting by recipient) gets ``reply``;
+        ``close=True`` then drops the connection, as providers do with
+        ``421``. The limit stays until `Clear Faults`.
+
+        | Limit Message Rate    3    per=10 s    by=sender
+        | Limit Message Rate    100    per=1 min    reply=421 4.7.0 Too many messages    close=True
+        """
+        self._log(
+            self.server.limit_message_rate(
+                count, per.total_seconds(), by, reply, close, **rule_options(conditions)
+            )
+        )
+
+    @keyword
+    def limit_recipients(
+        self,
+        count: int,
+        reply: str = "452 4.5.3 Too many recipients",
+        **conditions: str,
+    ) -> None:
+        """Answers every RCPT TO beyond the first ``count`` of a message with ``reply``.
+
+        A client that handles ``452`` sends the rest in another message.
+
+        | Limit Recipients    2
+        | Limit Recipients    50    reply=552 5.5.3 Too many recipients
+        """
+        self._log(
+            self.server.limit_recipients(count, reply, **rule_options(conditions))
+        )
+
+    @keyword
+    def throttle_data(self, rate: str, **conditions: str) -> None:
+        """Makes the server take its time over the message data, for send timeouts.
+
+        The reply to the end of the message comes only after the message's
+        size divided by ``rate``, as if the server had read the data that
+        slowly: an application's send timeout can be tested with a message
+        of known size. ``rate`` is bytes per second, or a number with
+        ``B/s``, ``kB/s`` or ``MB/s`` (1024-based).
+
+        | Throttle Data    10 kB/s
+        | Throttle Data    1 MB/s    recipient=big@example.com
+        """
+        self._log(self.server.throttle_data(rate, **rule_options(conditions)))
+
+    @keyword
+    def get_fault_rules(self) -> list[FaultRule]:
+        """Returns the active fault rules, each with how often it fired, and logs them.
+
+        Each rule has ``action``, ``command``, ``reply``, ``times`` (how many
+        more times it applies; ``None``: until cleared) and ``fired``.
+
+        | Reply To Data    451 4.3.0 Later    times=2
+        | ${rules} =    Get Fault Rules
+        | Should Be Equal As Integers    ${rules[0].fired}    0
+        """
+        rules = self.server.fault_rules
+        logger.info("\n".join(str(rule) for rule in rules) or "No fault rules.")
+        return rules
 
     @keyword
     def clear_faults(self) -> None:
@@ -106,6 +253,9 @@ class FaultKeywords(LibraryComponent):
         | Clear Faults
         """
         self.server.clear_faults()
+
+    def _log(self, rule: FaultRule) -> None:
+        logger.info(rule.summary())
 
     @keyword
     def get_rejected_commands(self, command: Command | None = None) -> list[Rejection]:
