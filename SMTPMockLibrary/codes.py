@@ -52,13 +52,16 @@ _OTHER_NUMBER_WORDS = (
     r"|flight|flug|vol|vuelo|room|zimmer|chambre|habitación|platform|gleis"
 )
 _KEYWORD = re.compile(
+    # The lookahead rejects most positions at once: without it, every space
+    # would try each alternative.
+    r"(?=[^\W_]|#)(?:"
     rf"(?P<stem>{_CODE_STEMS})(?!\w)"
     rf"|(?<!\w)(?P<word>{_CODE_WORDS}|(?-i:TAN))(?!\w)"
     rf"|(?<!\w)(?P<other>{_OTHER_NUMBER_WORDS})(?!\w)"
     r"|(?P<nummer>nummer|number)(?!\w)"
     r"|(?P<cjk>验证码|驗證碼|校验码|校驗碼|动态码|認証コード|確認コード|認証番号"
     r"|ワンタイムパスワード|인증번호|인증 ?코드|보안 ?코드)"
-    r"|(?P<hash>#)",
+    r"|(?P<hash>#))",
     re.IGNORECASE,
 )
 # A "code" that is not a one-time code: promo code, postcode, código postal.
