@@ -114,8 +114,9 @@ class ServerKeywords(LibraryComponent):
         The messages received so far stay readable from the message objects a
         suite already holds.
 
-        | [Teardown]    Stop Mock SMTP Server
+        | ${port} =    Start Mock SMTP Server    alias=relay2
         | Stop Mock SMTP Server    relay2
+        | [Teardown]    Stop Mock SMTP Server
         """
         registry = self.library.registry
         running = registry.current if alias is None else registry.get(alias)
@@ -207,13 +208,14 @@ class ServerKeywords(LibraryComponent):
         its messages leave its view, the rest of the server is untouched.
 
         | Test Setup    Reset Mock SMTP Server
+        | Create Inbox    signup    recipient=glob:*@signup.test
         | Reset Mock SMTP Server    inbox=signup
         """
         self.server.reset(inbox)
 
     @keyword("Reset Mock Server")
     def reset_mock_server(self) -> None:
-        """*DEPRECATED* Use `Reset Mock SMTP Server` instead.
+        """*DEPRECATED* Use Reset Mock SMTP Server instead.
 
         | Reset Mock Server
         """

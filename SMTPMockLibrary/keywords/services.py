@@ -91,8 +91,9 @@ class ServiceKeywords(LibraryComponent):
         ``.eml`` file. Give at least one recipient; ``sender`` is the envelope
         sender.
 
-        | ${msg} =    Deliver Message    ${source}    alice@example.com
-        | ${msg} =    Deliver Message    ${CURDIR}/reply.eml    alice@example.com    bob@example.com    sender=customer@example.com
+        | ${msg} =    Deliver Message    Subject: Re: Order 1001\\n\\nThanks, it arrived.    support@example.com    sender=carol@example.com
+        | ${path} =    Save Message As EML    ${msg}    ${OUTPUT DIR}/reply.eml
+        | ${copy} =    Deliver Message    ${path}    alice@example.com    bob@example.com
         """
         return self.server.deliver(source, list(recipients), sender)
 
@@ -109,6 +110,8 @@ class ServiceKeywords(LibraryComponent):
         has not touched it. ``user`` is a recipient's address or ``*``; it may
         be left out when the message has a single recipient.
 
+        | ${imap_port} =    Start Mock IMAP Server
+        | Run Helpdesk Worker    ${imap_port}    # reads Alice's mail and deletes it
         | ${flags} =    Get Message Flags    ${msg}    user=alice@example.com
         | Should Contain    ${flags}    \\\\Seen
         | Should Contain    ${flags}    expunged
