@@ -9,17 +9,27 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import io
 import logging
 import re
 import threading
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import (
+    Awaitable,
+    Callable,
+    Coroutine,
+    Generator,
+    Iterator,
+    Mapping,
+)
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, AnyStr
 
 from aiosmtpd.smtp import (
+    ALLOWED_BEFORE_STARTTLS,
+    MISSING,
     SMTP,
     AuthResult,
     Envelope,
@@ -28,7 +38,7 @@ from aiosmtpd.smtp import (
     TLSSetupException,
 )
 
-from .faults import END_OF_DATA, FaultRules
+from .faults import END_OF_DATA, Attempt, FaultRules
 from .mailbox import Mailbox, Rejection
 from .message import ReceivedMessage
 
@@ -85,6 +95,11 @@ class ServerState:
         if isinstance(auth_data, LoginPassword):
             user = auth_data.login.decode("utf-8", "replace")
             password = auth_data.password.decode("utf-8", "replace")
+            if self.faults:
+                attempt = Attempt(auth_user=user, peer=session.peer)  # type: ignore[arg-type]
+                rule = self.faults.take_rule("AUTH", attempt)
+                if rule is not None:
+                    return AuthResult(success=False, handled=False, message=rule.reply)
             with self.users_lock:
                 known = self.users.get(user)
             if known is not None and known == password:
@@ -105,23 +120,104 @@ def abort_transport(transport: asyncio.BaseTransport | None) -> None:
 class MockSMTP(SMTP):
     """aiosmtpd's SMTP protocol, recording each command and reply of the session."""
 
-    def __init__(self, handler: MockHandler, **options: Any):
+    fast_path = True
+    """Answer plain commands in ``data_received`` (see "The fast path" below);
+    False leaves every command to aiosmtpd's own loop."""
+
+    def __init__(self, handler: MockHandler, *, fast_path: bool = True, **options: Any):
         super().__init__(handler, **options)
+        self._attach_reader(self.loop)
         self.state = handler.state
         self._command = ""
         self._argument = ""
+        self.fast_path = fast_path
+        self._init_fast_path()
+
+    @classmethod
+    def factory(cls, handler: MockHandler, **options: Any) -> SessionFactory:
+        """A callable making sessions with these options, cheaply."""
+        return SessionFactory(handler, **options)
+
+    def _attach_reader(self, loop: asyncio.AbstractEventLoop) -> None:
+        # The stream protocol's own state, with a reader that reports when
+        # aiosmtpd's command loop is idle.
+        asyncio.StreamReaderProtocol.__init__(
+            self,
+            _IdleAwareReader(self._on_idle, limit=self.line_length_limit, loop=loop),
+            client_connected_cb=self._cb_client_connected,
+            loop=loop,
+        )
+
+    def _init_fast_path(self) -> None:
+        self._fast = False  # True while aiosmtpd's loop waits and we answer
+        self._pending = b""  # received, not yet answered
+        self._body: _Body | None = None  # the message being received
+        self._line_start = True
+        self._busy: asyncio.Task[None] | None = None  # a step waiting on a fault
+        self._turn_bytes = 0
+        self._reading_paused = False
+        self._deadline = 0.0
+        self._fast_allowed = (
+            self.fast_path
+            and self.tls_context is None
+            and self.enable_SMTPUTF8
+            and not self._decode_data
+            and not self._enforce_call_limit
+            and self._proxy_timeout is None
+            and self._ehlo_hook_ver is None
+            and "DATA" in self._handle_hooks
+            and not set(self._handle_hooks) & {"HELO", "NOOP", "QUIT", "RSET"}
+            and not hasattr(self, "ehlo_hook")
+            and not hasattr(self, "rset_hook")
+        )
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
         self.state.sessions.add(self)
         if self.state.closing:
             abort_transport(transport)  # accepted while the server was stopping
+        elif isinstance(getattr(type(transport), "max_size", None), int):
+            # asyncio's selector transports receive into a fresh 256 KiB
+            # object per read; a smaller one avoids an mmap/munmap each time.
+            transport.max_size = ASYNCIO_READ_SIZE  # type: ignore[attr-defined]
 
     def connection_lost(self, error: Exception | None) -> None:
         self.state.sessions.discard(self)
+        self._fast = False
+        if self._busy is not None:
+            self._busy.cancel()
         super().connection_lost(error)
 
+    def eof_received(self) -> bool | None:
+        self._fast = False
+        if self._busy is not None:
+            self._busy.cancel()  # as aiosmtpd cancels the command in progress
+        return super().eof_received()
+
+    def _reset_timeout(self, duration: float | None = None) -> None:
+        # The idle timeout moves with every command; rather than a new timer
+        # per command, the timer checks the deadline when it fires.
+        self._deadline = self.loop.time() + (duration or self._timeout_duration)
+        handle = self._timeout_handle
+        if handle is None or handle.cancelled() or self._deadline < handle.when():
+            if handle is not None:
+                handle.cancel()
+            self._timeout_handle = self.loop.call_at(self._deadline, self._timeout_cb)
+
+    def _timeout_cb(self) -> None:
+        if self.loop.time() < self._deadline:
+            self._timeout_handle = self.loop.call_at(self._deadline, self._timeout_cb)
+            return
+        super()._timeout_cb()
+
     async def push(self, status: AnyStr) -> None:
+        # A reply to a connection already closing is never sent: aiosmtpd
+        # still "answers" lines pipelined after QUIT before it notices.
+        if self.transport is not None and not self.transport.is_closing():
+            self._note_reply(status)
+        await super().push(status)
+
+    def _note_reply(self, status: AnyStr) -> None:
         line = (
             status.decode("utf-8", "replace") if isinstance(status, bytes) else status
         )
@@ -130,7 +226,6 @@ class MockSMTP(SMTP):
             self.state.mailbox.add_rejection(
                 Rejection(self._command, self._argument, line, self._peer)
             )
-        await super().push(status)
 
     async def drop_connection(self, command: str, argument: str = "") -> None:
         """Close the connection without a reply, as a crashing server would."""
@@ -150,7 +245,7 @@ class MockSMTP(SMTP):
         # full way.
         match = _PLAIN_ADDRESS.match(arg)
         if match and not self.local_part_limit:
-            return match.group(1), match.group(2)
+            return _shared_address(match.group(1)), match.group(2)
         return super()._getaddr(arg)
 
     async def handle_exception(self, error: Exception) -> str:
@@ -175,18 +270,424 @@ class MockSMTP(SMTP):
 
     def _record(self, direction: str, line: str) -> None:
         # A plain tuple: formatting waits until someone reads the transcript.
-        self.state.transcript.append((time.time(), self._peer, direction, line))
+        session = self.session
+        peer: Any = session.peer if session else None
+        self.state.transcript.append((time.time(), peer, direction, line))
 
     async def _before_command(self, command: str, argument: str | None) -> None:
         self._command, self._argument = command, _loggable(command, argument)
         self._record(">>", f"{command} {self._argument}".rstrip())
         faults = self.state.faults
         if faults:
-            delay = faults.take_delay(command)
+            attempt = self.attempt()
+            delay = faults.take_delay(command, attempt)
             if delay:
                 await asyncio.sleep(delay)
-            if faults.take_disconnect(command):
+            if faults.take_disconnect(command, attempt):
                 await self.drop_connection(command, self._argument)
+
+    def attempt(self, **known: Any) -> Attempt:
+        """What this session has made known so far, for fault rules' conditions."""
+        envelope, session = self.envelope, self.session
+        return Attempt(
+            **{
+                "sender": envelope.mail_from if envelope else None,
+                "recipients": list(envelope.rcpt_tos) if envelope else [],
+                "peer": session.peer if session else None,
+                "auth_user": session.auth_data
+                if session and session.authenticated
+                else None,
+                **known,
+            }
+        )
+
+    async def reply_and_close(self, reply: str) -> None:
+        """Answer, then close the connection, as providers do with 421."""
+        await self.push(reply)
+        self._record("--", "connection closed after the reply (fault rule)")
+        if self.transport is not None:
+            self.transport.close()
+        # connection_lost() cancels this session's task, which ends this wait.
+        await asyncio.sleep(3600)
+
+    # The fast path (see the notes above _IdleAwareReader).
+
+    def _on_idle(self) -> None:
+        if self._fast_allowed and self.transport is not None:
+            self._fast = True
+
+    def data_received(self, data: bytes) -> None:
+        if not self._fast:
+            super().data_received(data)  # aiosmtpd's reader
+            return
+        if len(data) >= 16384:
+            self._cap_reading(len(data))
+        if self._busy is not None:
+            self._pending += data
+        else:
+            self._receive(data)
+
+    def _cap_reading(self, size: int) -> None:
+        # uvloop reads up to 32 x 256 KiB from one socket per loop turn: a big
+        # message would hold up every other session. Pause this one until
+        # the next turn once it had its share.
+        if not self._turn_bytes:
+            self.loop.call_soon(self._next_turn)
+        self._turn_bytes += size
+        if self._turn_bytes >= READ_CAP_PER_TURN and not self._reading_paused:
+            self._reading_paused = True
+            self.transport.pause_reading()  # type: ignore[union-attr]
+
+    def _next_turn(self) -> None:
+        self._turn_bytes = 0
+        if self._reading_paused:
+            self._reading_paused = False
+            if self.transport is not None and not self.transport.is_closing():
+                self.transport.resume_reading()  # type: ignore[attr-defined]
+
+    def _receive(self, data: bytes) -> None:
+        buffer = self._pending + data if self._pending else data
+        self._pending = b""
+        position, size = 0, len(buffer)
+        while position < size:
+            if self._body is not None:
+                after = self._receive_body(buffer, position)
+                if after is None:
+                    return
+                position = after
+                step: Coroutine[Any, Any, None] = self._end_of_data()
+            else:
+                newline = buffer.find(b"\n", position)
+                if newline < 0:
+                    if size - position > COMMAND_LINE_LIMIT - 1:
+                        self._hand_over(buffer[position:])
+                    else:
+                        self._pending = buffer[position:]
+                    return
+                command = (
+                    self._fast_command(buffer[position:newline])
+                    if newline - position < COMMAND_LINE_LIMIT
+                    else None
+                )
+                if command is None:
+                    self._hand_over(buffer[position:])
+                    return
+                step = command
+                position = newline + 1
+            if not self._run(step):
+                self._pending = buffer[position:]  # answered when the step ends
+                return
+            transport = self.transport
+            if transport is None or transport.is_closing():
+                return
+            paused = self._paused  # type: ignore[attr-defined]
+            if paused and position < size:  # the client reads no replies
+                self._hand_over(buffer[position:])
+                return
+
+    def _hand_over(self, data: bytes) -> None:
+        """Let aiosmtpd's loop answer ``data`` and what follows."""
+        self._fast = False
+        super().data_received(data)
+
+    def _run(self, step: Coroutine[Any, Any, None]) -> bool:
+        """Run ``step`` now; True if it ended without waiting. A step waits
+        only on a fault rule (a delay, a dropped connection); then a task
+        finishes it while further input waits."""
+        try:
+            waiting_on = step.send(None)
+        except StopIteration:
+            return True
+        self._busy = self.loop.create_task(self._finish(_Resumed(step, waiting_on)))
+        return False
+
+    async def _finish(self, step: _Resumed) -> None:
+        try:
+            await step
+        finally:
+            self._busy = None
+        if self._fast and self._pending and self.transport is not None:
+            pending, self._pending = self._pending, b""
+            self._receive(pending)
+
+    def _fast_command(self, line: bytes) -> Coroutine[Any, Any, None] | None:
+        """The step answering ``line`` (without its LF), or None to hand it to
+        aiosmtpd: checked as aiosmtpd's command loop checks it."""
+        stripped = line.rstrip(b"\r\n")
+        name, _, argument_bytes = stripped.partition(b" ")
+        known = _FAST_COMMANDS.get(name.upper())
+        if known is None or not self._tls_handshake_okay:
+            return None
+        command, prepare = known
+        assert self.session is not None
+        limit = (
+            self.command_size_limits[command]
+            if self.session.extended_smtp
+            else self.command_size_limit
+        )
+        if len(stripped) > limit:
+            return None
+        if (
+            self.require_starttls
+            and not self._tls_protocol
+            and command not in ALLOWED_BEFORE_STARTTLS
+        ):
+            return None
+        argument = (
+            str(argument_bytes.strip(), "utf-8", "surrogateescape")
+            if argument_bytes
+            else None
+        )
+        step = prepare(self, argument)
+        if step is not None:
+            self._reset_timeout()  # a valid command, as aiosmtpd does
+        return step
+
+    def _write_replies(self, *statuses: str) -> None:
+        for status in statuses:
+            self._note_reply(status)
+        if self.transport is not None:
+            text = statuses[0] + "\r\n" if len(statuses) == 1 else ""
+            if not text:
+                text = "".join([status + "\r\n" for status in statuses])
+            self.transport.write(text.encode("utf-8"))  # type: ignore[attr-defined]
+
+    def _hook(self, command: str, *arguments: Any) -> Awaitable[Any]:
+        # aiosmtpd's _call_handler_hook, one coroutine fewer.
+        hook = self._handle_hooks.get(command)
+        if hook is None:
+            return _missing()
+        return hook(self, self.session, self.envelope, *arguments)  # type: ignore[no-any-return]
+
+    async def _fast_exception(self, error: Exception) -> None:
+        # As aiosmtpd's command loop answers an exception in a command.
+        try:
+            status = await self.handle_exception(error)
+        except Exception as inner_error:
+            status = f"500 Error: ({inner_error.__class__.__name__}) {inner_error}"
+        self._write_replies(status)
+
+    # Each _prepare_* method checks, without side effects, that aiosmtpd's
+    # smtp_* method would take the successful path; it returns the step that
+    # does what that path does (same hooks, same order), or None.
+
+    def _prepare_EHLO(self, hostname: str | None) -> Coroutine[Any, Any, None] | None:
+        return self._ehlo(hostname) if hostname else None
+
+    async def _ehlo(self, hostname: str) -> None:
+        try:
+            await self._before_command("EHLO", hostname)
+            assert self.session is not None
+            response = ["250-" + self.hostname]
+            self._set_rset_state()
+            self.session.extended_smtp = True
+            if self.data_size_limit:
+                response.append(f"250-SIZE {self.data_size_limit}")
+                self.command_size_limits["MAIL"] += 26
+            if not self._decode_data:
+                response.append("250-8BITMIME")
+            if self.enable_SMTPUTF8:
+                response.append("250-SMTPUTF8")
+                self.command_size_limits["MAIL"] += 10
+            if self.tls_context and not self._tls_protocol:
+                response.append("250-STARTTLS")
+            if not self._auth_require_tls or self._tls_protocol:
+                response.append("250-AUTH " + " ".join(sorted(self._auth_methods)))
+            self.session.host_name = hostname
+            response.append("250 HELP")
+            self._write_replies(*response)
+        except Exception as error:
+            await self._fast_exception(error)
+
+    def _prepare_HELO(self, hostname: str | None) -> Coroutine[Any, Any, None] | None:
+        return self._helo(hostname) if hostname else None
+
+    async def _helo(self, hostname: str) -> None:
+        try:
+            await self._before_command("HELO", hostname)
+            assert self.session is not None
+            self._set_rset_state()
+            self.session.extended_smtp = False
+            self.session.host_name = hostname
+            self._write_replies(f"250 {self.hostname}")
+        except Exception as error:
+            await self._fast_exception(error)
+
+    def _prepare_NOOP(self, argument: str | None) -> Coroutine[Any, Any, None] | None:
+        return self._simple("NOOP", argument, "250 OK")
+
+    def _prepare_RSET(self, argument: str | None) -> Coroutine[Any, Any, None] | None:
+        return None if argument else self._simple("RSET", argument, "250 OK")
+
+    def _prepare_QUIT(self, argument: str | None) -> Coroutine[Any, Any, None] | None:
+        return None if argument else self._simple("QUIT", argument, "221 Bye")
+
+    async def _simple(self, command: str, argument: str | None, reply: str) -> None:
+        try:
+            await self._before_command(command, argument)
+            if command == "RSET":
+                self._set_rset_state()
+            self._write_replies(reply)
+            if command == "QUIT":
+                assert self._handler_coroutine is not None
+                self._handler_coroutine.cancel()
+                if self.transport is not None:
+                    self.transport.close()
+        except Exception as error:
+            await self._fast_exception(error)
+
+    def _prepare_MAIL(self, argument: str | None) -> Coroutine[Any, Any, None] | None:
+        session, envelope = self.session, self.envelope
+        assert session is not None and envelope is not None
+        if not session.host_name or self._auth_required or argument is None:
+            return None
+        text = self._strip_command_keyword("FROM:", argument)
+        if text is None:
+            return None
+        address, parameters = self._getaddr(text)
+        if not address or (parameters and not session.extended_smtp):
+            return None
+        if envelope.mail_from:
+            return None
+        assert parameters is not None
+        options = parameters.upper().split()
+        params = self._getparams(options)
+        if params is None or params.pop("BODY", "7BIT") not in ("7BIT", "8BITMIME"):
+            return None
+        smtputf8 = params.pop("SMTPUTF8", False)
+        size = params.pop("SIZE", None)
+        if not isinstance(smtputf8, bool) or params:
+            return None
+        if size and (
+            isinstance(size, bool)
+            or not size.isdigit()
+            or (self.data_size_limit and int(size) > self.data_size_limit)
+        ):
+            return None
+        return self._mail(argument, address, options, smtputf8)
+
+    async def _mail(
+        self, argument: str, address: str, options: list[str], smtputf8: bool
+    ) -> None:
+        try:
+            await self._before_command("MAIL", argument)
+            assert self.envelope is not None
+            self.envelope.smtp_utf8 = smtputf8
+            status = await self._hook("MAIL", address, options)
+            if status is MISSING:
+                self.envelope.mail_from = address
+                self.envelope.mail_options.extend(options)
+                status = "250 OK"
+            self._write_replies(status)
+        except Exception as error:
+            await self._fast_exception(error)
+
+    def _prepare_RCPT(self, argument: str | None) -> Coroutine[Any, Any, None] | None:
+        session, envelope = self.session, self.envelope
+        assert session is not None and envelope is not None
+        if not session.host_name or self._auth_required or not envelope.mail_from:
+            return None
+        if argument is None:
+            return None
+        text = self._strip_command_keyword("TO:", argument)
+        if text is None:
+            return None
+        address, parameters = self._getaddr(text)
+        if not address or (parameters and not session.extended_smtp):
+            return None
+        assert parameters is not None
+        options = parameters.upper().split()
+        if self._getparams(options) != {}:
+            return None
+        return self._rcpt(argument, address, options)
+
+    async def _rcpt(self, argument: str, address: str, options: list[str]) -> None:
+        try:
+            await self._before_command("RCPT", argument)
+            assert self.envelope is not None
+            status = await self._hook("RCPT", address, options)
+            if status is MISSING:
+                self.envelope.rcpt_tos.append(address)
+                self.envelope.rcpt_options.extend(options)
+                status = "250 OK"
+            self._write_replies(status)
+        except Exception as error:
+            await self._fast_exception(error)
+
+    def _prepare_DATA(self, argument: str | None) -> Coroutine[Any, Any, None] | None:
+        session, envelope = self.session, self.envelope
+        assert session is not None and envelope is not None
+        if not session.host_name or self._auth_required or not envelope.rcpt_tos:
+            return None
+        return None if argument else self._data(argument)
+
+    async def _data(self, argument: str | None) -> None:
+        try:
+            await self._before_command("DATA", argument)
+            self._write_replies("354 End data with <CR><LF>.<CR><LF>")
+            self._body = _Body(self.data_size_limit)
+            self._line_start = True
+        except Exception as error:
+            await self._fast_exception(error)
+
+    def _receive_body(self, buffer: bytes, position: int) -> int | None:
+        """Take message data from ``buffer[position:]``; the position after
+        the terminating ``.<CR><LF>``, or None when all of it was taken."""
+        body = self._body
+        assert body is not None
+        if self._line_start and buffer.startswith(b".\r\n", position):
+            return position + 3
+        end = buffer.find(b"\r\n.\r\n", position)
+        if end >= 0:
+            body.add(buffer[position : end + 2])
+            return end + 5
+        last = buffer.rfind(b"\r\n", position)
+        if last >= 0:
+            body.add(buffer[position : last + 2])
+            position, self._line_start = last + 2, True
+        rest = buffer[position:]
+        if len(rest) > SMTP.line_length_limit + 1:
+            body.overlong_partial_line()  # aiosmtpd's readuntil would overrun
+        if body.state != _NOMINAL and len(rest) > 2:
+            # Only the end of a line matters now: keep a CR that a LF may follow.
+            rest, self._line_start = rest[-1:] if rest.endswith(b"\r") else b"", False
+        self._pending = rest
+        return None
+
+    async def _end_of_data(self) -> None:
+        body, self._body = self._body, None
+        assert body is not None and self.envelope is not None
+        try:
+            if body.state != _NOMINAL:
+                self._write_replies(
+                    _TOO_LONG_REPLY if body.state == _TOO_LONG else _TOO_MUCH_REPLY
+                )
+                self._set_post_data_state()
+                return
+            content = body.content()
+            self.envelope.content = content
+            self.envelope.original_content = content
+            status = await self._hook("DATA")
+            self._set_post_data_state()
+            self._write_replies("250 OK" if status is MISSING else status)
+        except Exception as error:
+            await self._fast_exception(error)
+
+
+# Tests send to the same few addresses again and again: each stored message
+# then shares one string per address instead of holding its own copy.
+_ADDRESSES: dict[str, str] = {}
+_ADDRESSES_KEPT = 10_000
+
+
+def _shared_address(address: str) -> str:
+    shared = _ADDRESSES.get(address)
+    if shared is not None:
+        return shared
+    if len(_ADDRESSES) >= _ADDRESSES_KEPT:
+        _ADDRESSES.clear()
+    _ADDRESSES[address] = address
+    return address
 
 
 _ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
@@ -198,6 +699,10 @@ _PLAIN_ADDRESS = re.compile(
 def _recording(command: str, method: Callable[..., Awaitable[None]]) -> Callable:
     @functools.wraps(method)
     async def smtp_command(self: MockSMTP, argument: str | None) -> None:
+        if self.transport is None or self.transport.is_closing():
+            # aiosmtpd closed the connection (too many bad commands) and would
+            # still run what the client had pipelined: the session is over.
+            raise asyncio.CancelledError
         await self._before_command(command, argument)
         await method(self, argument)
 
@@ -251,9 +756,12 @@ class MockHandler:
     ) -> str:
         if self.state.auth_required and not session.authenticated:
             return AUTH_REQUIRED_REPLY
-        reply = self.state.faults.reply_for_address("MAIL", address)
-        if reply:
-            return reply
+        faults = self.state.faults
+        if faults:
+            attempt = server.attempt(sender=address, recipients=[])
+            reply = await self._fault_reply(server, "MAIL", attempt, address)
+            if reply:
+                return reply
         envelope.mail_from = address
         envelope.mail_options.extend(mail_options)
         return "250 OK"
@@ -266,9 +774,14 @@ class MockHandler:
         address: str,
         rcpt_options: list[str],
     ) -> str:
-        reply = self.state.faults.reply_for_address("RCPT", address)
-        if reply:
-            return reply
+        faults = self.state.faults
+        if faults:
+            attempt = server.attempt(
+                recipients=[address], earlier_recipients=len(envelope.rcpt_tos)
+            )
+            reply = await self._fault_reply(server, "RCPT", attempt, address)
+            if reply:
+                return reply
         envelope.rcpt_tos.append(address)
         envelope.rcpt_options.extend(rcpt_options)
         return "250 OK"
@@ -282,18 +795,19 @@ class MockHandler:
             ">>", f"[message data, {len(envelope.original_content or b'')} bytes]"
         )
         if faults:
-            delay = faults.take_delay(END_OF_DATA)
+            attempt = server.attempt(raw=envelope.original_content or b"")
+            delay = faults.take_delay(END_OF_DATA, attempt)
             if delay:
                 await asyncio.sleep(delay)
-            if faults.take_disconnect(END_OF_DATA):
+            if faults.take_disconnect(END_OF_DATA, attempt):
                 await server.drop_connection(END_OF_DATA)
-            reply = faults.take_data_reply()
+            reply = faults.take_data_reply(attempt)
             if reply:
                 return reply
         ssl_object = (
             server.transport.get_extra_info("ssl_object") if server.transport else None
         )
-        self.state.mailbox.add(
+        stored = self.state.mailbox.add(
             ReceivedMessage(
                 envelope.original_content or b"",
                 stored_sender(envelope.mail_from),
@@ -308,8 +822,289 @@ class MockHandler:
                 rcpt_options=list(envelope.rcpt_options),
             )
         )
+        faults.note_accepted(stored)
         return "250 OK: message accepted"
+
+    async def _fault_reply(
+        self, server: MockSMTP, command: str, attempt: Attempt, address: str
+    ) -> str | None:
+        rule = self.state.faults.take_rule(command, attempt, address)
+        if rule is None:
+            return None
+        if rule.close and rule.reply:
+            await server.reply_and_close(rule.reply)
+        return rule.reply
 
     async def handle_exception(self, error: Exception) -> str:
         self.state.errors.append(error)
         return f"451 4.3.0 Internal error in the mock server: {type(error).__name__}"
+
+
+# The fast path: plain commands answered inside data_received.
+#
+# aiosmtpd runs one coroutine per session that reads a line, awaits the
+# command's method, pushes and drains each reply, and reads DATA line by line.
+# While that coroutine waits idle for the next command (nothing buffered), the
+# session answers the plain commands itself, synchronously, as they arrive:
+# EHLO, HELO, MAIL, RCPT, DATA, RSET, NOOP and QUIT, in exactly the cases
+# where aiosmtpd would accept them. Any other line (AUTH, STARTTLS, HELP,
+# VRFY, errors of any kind, over-long lines) and everything after it is
+# handed to aiosmtpd's reader, and aiosmtpd answers as always; once its
+# coroutine is idle again, the fast path takes over again. Both paths call
+# the same hooks (_before_command, the handler's handle_MAIL/RCPT/DATA, push
+# recording), so faults, the transcript and rejections are the same.
+# utest/test_differential.py proves that both give the same replies and
+# store the same messages for any byte stream.
+
+COMMAND_LINE_LIMIT = SMTP.line_length_limit + 1  # what readuntil(b"\n") accepts
+DATA_LINE_LIMIT = SMTP.line_length_limit  # a DATA line with its CRLF
+READ_CAP_PER_TURN = 64 * 1024  # bytes one session may take per loop turn
+ASYNCIO_READ_SIZE = 64 * 1024  # instead of 256 KiB: no fresh mmap per recv()
+_TOO_LONG_REPLY = "500 Line too long (see RFC5321 4.5.3.1.6)"
+_TOO_MUCH_REPLY = "552 Error: Too much mail data"
+_NOMINAL, _TOO_LONG, _TOO_MUCH = 0, 1, 2
+
+
+class _IdleAwareReader(asyncio.StreamReader):
+    """aiosmtpd's stream reader, telling the session when aiosmtpd's command
+    loop waits for a new command with nothing buffered: the only moment the
+    fast path may take over. DATA (``readuntil(b"\\r\\n")``), AUTH challenges
+    (``readline()``) and the rest of an over-long command line are not it."""
+
+    def __init__(self, on_idle: Callable[[], None], **options: Any):
+        super().__init__(**options)
+        self._on_idle = on_idle
+        self._in_readline = False
+        self._draining = False
+
+    async def readline(self) -> bytes:
+        self._in_readline = True
+        try:
+            return await super().readline()
+        finally:
+            self._in_readline = False
+
+    async def readuntil(self, separator: Any = b"\n") -> bytes:
+        command_loop = separator == b"\n" and not self._in_readline
+        if command_loop and not self._draining and not self._buffer:  # type: ignore[attr-defined]
+            self._on_idle()
+        try:
+            line = await super().readuntil(separator)
+        except asyncio.LimitOverrunError:
+            if command_loop:
+                self._draining = True  # aiosmtpd now reads the rest of the line
+            raise
+        if command_loop:
+            self._draining = False
+        return line
+
+
+class _Resumed:
+    """Awaits a coroutine that was started by hand and is suspended on
+    ``future``, so that a task can finish it (a fault rule's delay)."""
+
+    def __init__(self, coroutine: Coroutine[Any, Any, Any], future: Any):
+        self.coroutine, self.future = coroutine, future
+
+    def __await__(self) -> Generator[Any, Any, Any]:
+        waiting_on = self.future
+        while True:
+            try:
+                value = yield waiting_on
+            except BaseException as error:  # thrown in by the task: cancelled
+                try:
+                    waiting_on = self.coroutine.throw(error)
+                except StopIteration as done:
+                    return done.value
+            else:
+                try:
+                    waiting_on = self.coroutine.send(value)
+                except StopIteration as done:
+                    return done.value
+
+
+class _Body:
+    """A message body arriving in pieces: checked against aiosmtpd's line
+    length and size limits, dot-unstuffed, and stored without a copy per line.
+
+    ``add()`` takes whole lines (a region that starts at a line start and ends
+    with CRLF). The result is one bytes object built in one buffer, so that
+    receiving a big message costs little more memory than the message."""
+
+    __slots__ = ("first", "limit", "num_bytes", "state", "stream")
+
+    def __init__(self, limit: int | None):
+        self.limit = limit
+        self.num_bytes = 0
+        self.state = _NOMINAL
+        self.first: bytes | None = None
+        self.stream: io.BytesIO | None = None
+
+    def add(self, region: bytes) -> None:
+        if self.state != _NOMINAL:  # only the terminator matters now
+            self.num_bytes += len(region)
+            return
+        lines = region.split(b"\r\n")
+        longest = max(map(len, lines)) + 2
+        if self.state == _NOMINAL and (
+            longest > DATA_LINE_LIMIT
+            or (self.limit and self.num_bytes + len(region) > self.limit)
+        ):
+            self._check_each(lines[:-1])
+        self.num_bytes += len(region)
+        if self.state != _NOMINAL:
+            return
+        if region[:1] == b".":
+            region = region[1:]
+        if b"\r\n." in region:
+            region = region.replace(b"\r\n.", b"\r\n")
+        if self.first is None:
+            self.first = region
+            return
+        if self.stream is None:
+            self.stream = io.BytesIO()
+            self.stream.write(self.first)
+            self.first = b""
+        self.stream.write(region)
+
+    def _check_each(self, lines: list[bytes]) -> None:
+        """aiosmtpd's order of checks, line by line (the rare case)."""
+        num_bytes = self.num_bytes
+        for content in lines:
+            length = len(content) + 2
+            if length - 2 > SMTP.line_length_limit:  # readuntil's limit overrun
+                self._fail(_TOO_LONG)
+                return
+            num_bytes += length
+            if self.limit and num_bytes > self.limit:
+                self._fail(_TOO_MUCH)
+                return
+            if length > DATA_LINE_LIMIT:
+                self._fail(_TOO_LONG)
+                return
+
+    def overlong_partial_line(self) -> None:
+        """The current line has grown past the limit without its CRLF."""
+        if self.state == _NOMINAL:
+            self._fail(_TOO_LONG)
+
+    def _fail(self, state: int) -> None:
+        self.state = state
+        self.first, self.stream = None, None  # discard at once, as aiosmtpd does
+
+    def content(self) -> bytes:
+        if self.stream is not None:
+            return self.stream.getvalue()  # no copy: BytesIO hands over its buffer
+        return self.first or b""
+
+
+class SessionFactory:
+    """Makes sessions as aiosmtpd's ``SMTP.__init__`` would, without its
+    per-session introspection (``inspect.getmembers``, ``dir``: 90 % of the
+    cost of a new connection).
+
+    One prototype session is built the full aiosmtpd way; each new session
+    gets a fresh stream reader and protocol state, the prototype's
+    configuration (containers copied), and its method tables bound to itself.
+    ``utest/test_differential.py`` checks that the result equals a session
+    built by ``SMTP.__init__``.
+    """
+
+    def __init__(self, handler: MockHandler, **options: Any):
+        prototype = MockSMTP(handler, **options)
+        self.loop = prototype.loop
+        connection_state = set(
+            vars(
+                asyncio.StreamReaderProtocol(
+                    asyncio.StreamReader(loop=self.loop),
+                    client_connected_cb=lambda reader, writer: None,
+                    loop=self.loop,
+                )
+            )
+        )
+        self._shared: dict[str, Any] = {}
+        self._copied: dict[str, Any] = {}
+        self._rebound: dict[str, Any] = {}
+        for name, value in vars(prototype).items():
+            if name in connection_state:
+                continue
+            if (
+                isinstance(value, dict)
+                and value
+                and all(_bound_to(v, prototype) for v in value.values())
+            ):  # _smtp_methods: bound on use
+                names = {key: v.__func__.__name__ for key, v in value.items()}
+                self._rebound[name] = _MethodTable(prototype, names)
+            elif _bound_to(value, prototype) or (
+                isinstance(value, dict)
+                and any(_bound_to(_method_of(v), prototype) for v in value.values())
+            ):
+                self._rebound[name] = value
+            elif isinstance(value, (dict, list, set)):
+                self._copied[name] = value
+            else:
+                self._shared[name] = value
+
+    def __call__(self) -> MockSMTP:
+        session = MockSMTP.__new__(MockSMTP)
+        session._attach_reader(self.loop)
+        attributes = vars(session)
+        attributes.update(self._shared)
+        for name, value in self._copied.items():
+            attributes[name] = value.copy()
+        for name, value in self._rebound.items():
+            attributes[name] = _rebind(value, session)
+        MockSMTP.command_size_limits.clear()  # as every SMTP.__init__ does
+        session._init_fast_path()
+        return session
+
+
+class _MethodTable(Mapping[str, Any]):
+    """aiosmtpd's table of a session's smtp_* methods, bound when looked up."""
+
+    __slots__ = ("_names", "_owner")
+
+    def __init__(self, owner: object, names: dict[str, str]):
+        self._owner, self._names = owner, names
+
+    def __getitem__(self, key: str) -> Any:
+        return getattr(self._owner, self._names[key])
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names)
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+
+def _method_of(value: Any) -> Any:
+    # aiosmtpd's _auth_methods holds (method, is_builtin) named tuples.
+    return value[0] if isinstance(value, tuple) and value else value
+
+
+def _bound_to(value: Any, owner: object) -> bool:
+    return getattr(value, "__self__", None) is owner
+
+
+def _rebind(value: Any, owner: object) -> Any:
+    if isinstance(value, _MethodTable):
+        return _MethodTable(owner, value._names)
+    if isinstance(value, dict):
+        return {key: _rebind(item, owner) for key, item in value.items()}
+    if isinstance(value, tuple) and value and hasattr(value[0], "__self__"):
+        return type(value)(_rebind(value[0], owner), *value[1:])
+    if isinstance(getattr(value, "__self__", None), MockSMTP):
+        return getattr(owner, value.__func__.__name__)
+    return value
+
+
+async def _missing() -> Any:
+    return MISSING
+
+
+_FAST_COMMANDS: dict[
+    bytes, tuple[str, Callable[..., Coroutine[Any, Any, None] | None]]
+] = {
+    name.encode(): (name, getattr(MockSMTP, f"_prepare_{name}"))
+    for name in ("EHLO", "HELO", "MAIL", "RCPT", "DATA", "RSET", "NOOP", "QUIT")
+}

@@ -24,6 +24,7 @@ from .protocol import (
     MockHandler,
     MockSMTP,
     ServerState,
+    SessionFactory,
     TranscriptLine,
     abort_transport,
 )
@@ -48,6 +49,11 @@ class MockSMTPServer(MessageQueries):
     ``with MockSMTPServer() as server:`` stops it at the end of the block.
     """
 
+    fast_path = True
+    """Answer plain SMTP commands in the session's fast path (see protocol.py);
+    False leaves every command to aiosmtpd's own loop (for comparisons)."""
+    _sessions: SessionFactory | None = None
+
     def __init__(
         self,
         host: str = "127.0.0.1",
@@ -62,7 +68,7 @@ class MockSMTPServer(MessageQueries):
         auth_require_tls: bool | None = None,
         max_message_size: int | None = DEFAULT_MAX_MESSAGE_SIZE,
         hostname: str | None = None,
-        event_loop: str = "asyncio",
+        event_loop: str | None = None,
         autostart: bool = True,
     ):
         self.host = host
@@ -82,7 +88,9 @@ class MockSMTPServer(MessageQueries):
             )
         self.max_message_size = max_message_size or None
         self.hostname = hostname or socket.gethostname()
-        self.event_loop = _validate_event_loop(event_loop)
+        self.event_loop = (
+            _validate_event_loop(event_loop) if event_loop else default_event_loop()
+        )
         self.messages = Mailbox()
         self.inboxes = Inboxes(self.messages)
         self.faults = FaultRules(self.inboxes)
@@ -142,6 +150,7 @@ class MockSMTPServer(MessageQueries):
 
     async def _listen(self, sockets: list[socket.socket]) -> Any:
         assert self._loop is not None
+        self._sessions = None  # made for this loop and TLS set-up on first use
         ssl_context = (
             self._tls.context if self.tls == "implicit" and self._tls else None
         )
@@ -535,21 +544,25 @@ class MockSMTPServer(MessageQueries):
     def _new_session(self, loop: asyncio.AbstractEventLoop) -> MockSMTP:
         # The loop is bound when serving starts: a connection accepted while
         # the server stops must still get this loop, never a default one.
-        tls_context = (
-            self._tls.context if self.tls == "starttls" and self._tls else None
-        )
-        return MockSMTP(
-            MockHandler(self._state),
-            data_size_limit=self.max_message_size,
-            enable_SMTPUTF8=True,
-            hostname=self.hostname,
-            ident="SMTPMockLibrary",
-            tls_context=tls_context,
-            require_starttls=self.require_tls,
-            auth_require_tls=self.auth_require_tls and self.tls == "starttls",
-            authenticator=self._state.authenticate,
-            loop=loop,
-        )
+        sessions = self._sessions
+        if sessions is None or sessions.loop is not loop:
+            tls_context = (
+                self._tls.context if self.tls == "starttls" and self._tls else None
+            )
+            sessions = self._sessions = MockSMTP.factory(
+                MockHandler(self._state),
+                data_size_limit=self.max_message_size,
+                enable_SMTPUTF8=True,
+                hostname=self.hostname,
+                ident="SMTPMockLibrary",
+                tls_context=tls_context,
+                require_starttls=self.require_tls,
+                auth_require_tls=self.auth_require_tls and self.tls == "starttls",
+                authenticator=self._state.authenticate,
+                loop=loop,
+                fast_path=self.fast_path,
+            )
+        return sessions()
 
     def _serve(self) -> None:
         assert self._loop is not None
@@ -744,6 +757,16 @@ def _validate_event_loop(event_loop: str) -> str:
             f"Unknown event loop '{event_loop}'. Allowed: {', '.join(EVENT_LOOPS)}."
         )
     return event_loop
+
+
+def default_event_loop() -> str:
+    """uvloop when installed (``pip install robotframework-smtpmocklibrary[fast]``),
+    else asyncio: benchmarks/README.md shows what uvloop gains."""
+    try:
+        import uvloop  # noqa: F401
+    except ImportError:
+        return "asyncio"
+    return "uvloop"
 
 
 def _new_event_loop(kind: str) -> asyncio.AbstractEventLoop:

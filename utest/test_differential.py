@@ -1,0 +1,291 @@
+"""The fast path answers exactly as aiosmtpd does, for any byte stream.
+
+Two real servers side by side: one with the fast path (the default), one that
+leaves every command to aiosmtpd's own loop. Each stream goes to both over a
+real socket, split into the same pieces; both must send the same replies, store
+the same messages, and record the same transcript and rejections.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import socket
+from collections.abc import Iterator
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from SMTPMockLibrary import MockSMTPServer
+from SMTPMockLibrary.protocol import MockHandler, MockSMTP, ServerState
+
+# Ends any state a stream may leave behind: a line in progress, message data,
+# an AUTH challenge. Then QUIT, so that the server closes the connection.
+ENDING = b"\r\n.\r\nQUIT\r\n"
+
+
+@pytest.fixture(scope="module")
+def servers() -> Iterator[tuple[MockSMTPServer, MockSMTPServer]]:
+    fast = MockSMTPServer(hostname="mock.example", max_message_size=4096)
+    reference = MockSMTPServer(
+        hostname="mock.example", max_message_size=4096, autostart=False
+    )
+    reference.fast_path = False
+    reference.start()
+    try:
+        yield fast, reference
+    finally:
+        fast.stop()
+        reference.stop()
+
+
+def converse(server: MockSMTPServer, pieces: list[bytes]) -> tuple[bytes, bool]:
+    """Send ``pieces`` one by one, then read every reply until the server
+    closes; also whether the connection was reset (bytes sent after the server
+    closed make the kernel reset it, and replies not yet read can be lost)."""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        for piece in pieces:
+            try:
+                sock.sendall(piece)
+            except OSError:  # the server closed: too many bad commands
+                break
+        received = b""
+        while True:
+            try:
+                chunk = sock.recv(65536)
+            except ConnectionResetError:
+                return received, True
+            if not chunk:
+                return received, False
+            received += chunk
+
+
+def outcome(server: MockSMTPServer, pieces: list[bytes]) -> dict:
+    server.reset()
+    replies, reset = converse(server, pieces)
+    # The server stores a message before it answers 250, and records the
+    # transcript before it writes: everything is there once the socket closed.
+    return {
+        "replies": replies,
+        "reset": reset,
+        "messages": [
+            (
+                m.raw,
+                m.sender,
+                m.recipients,
+                m.helo,
+                m.mail_options,
+                m.rcpt_options,
+            )
+            for m in server.messages
+        ],
+        "rejections": [
+            (r.command, r.argument, r.reply) for r in server.messages.rejections
+        ],
+        "transcript": [(t.direction, t.line) for t in server.transcript],
+        "errors": [repr(e) for e in server.errors],
+    }
+
+
+def assert_same(servers, stream: bytes, cuts: list[int] | None = None) -> None:
+    stream += ENDING
+    points = sorted({0, *(c % (len(stream) + 1) for c in cuts or []), len(stream)})
+    pieces = [stream[a:b] for a, b in itertools.pairwise(points) if b > a]
+    fast, reference = servers
+    expected = outcome(reference, pieces)
+    got = outcome(fast, pieces)
+    resets = [expected.pop("reset"), got.pop("reset")]
+    if any(resets):
+        # What the server sent is in the transcript, compared below; on the
+        # wire, a reset may have cut either side short.
+        shorter, longer = sorted([expected.pop("replies"), got.pop("replies")], key=len)
+        assert longer.startswith(shorter)
+    assert got == expected
+
+
+MESSAGE = (
+    b"EHLO client.example\r\nMAIL FROM:<a@example.com>\r\nRCPT TO:<b@example.com>\r\n"
+    b"DATA\r\n"
+)
+
+# The byte streams of utest/test_robustness.py, and the cases around each
+# limit and rule the fast path reproduces.
+CORPUS = {
+    "plain message": MESSAGE + b"Subject: hi\r\n\r\nbody\r\n.\r\n",
+    "unknown command": b"HELLO there\r\nNOOP\r\n",
+    "control bytes": b"\x00\x01\x02\r\nNOOP\r\n",
+    "over-long command": b"EHLO " + b"x" * 2000 + b"\r\nNOOP\r\n",
+    "command at the length limit": b"EHLO " + b"x" * 507 + b"\r\nNOOP\r\n",
+    "command one over the limit": b"EHLO " + b"x" * 508 + b"\r\nNOOP\r\n",
+    "MAIL at the extended limit": b"EHLO x\r\nMAIL FROM:<"
+    + b"a" * 520
+    + b"@example.com>\r\n",
+    "MAIL before HELO": b"MAIL FROM:<a@example.com>\r\n",
+    "RCPT before HELO": b"RCPT TO:<b@example.com>\r\n",
+    "empty line": b"\r\nNOOP\r\n",
+    "bare LF commands": b"EHLO x\nMAIL FROM:<a@example.com>\nRCPT TO:<b@example.com>\n",
+    "lower case and spaces": b"ehlo  x  \r\nmail from: <a@example.com>  \r\n",
+    "null sender": b"EHLO x\r\nMAIL FROM:<>\r\nRCPT TO:<b@example.com>\r\n",
+    "quoted and UTF-8 addresses": b'EHLO x\r\nMAIL FROM:<"a b"@example.com>\r\n'
+    b"RCPT TO:<j\xc3\xb6rg@example.com>\r\nRCPT TO:<\xff@x>\r\n",
+    "parameters": b"EHLO x\r\nMAIL FROM:<a@example.com> SIZE=100 BODY=8BITMIME SMTPUTF8\r\n"
+    b"RCPT TO:<b@example.com> NOTIFY=NEVER\r\nRSET\r\n"
+    b"MAIL FROM:<a@example.com> SIZE=99999999\r\nMAIL FROM:<a@example.com> BODY=X\r\n"
+    b"MAIL FROM:<a@example.com> FOO\r\nMAIL FROM:<a@example.com> SIZE\r\n",
+    "parameters after HELO": b"HELO x\r\nMAIL FROM:<a@example.com> SIZE=10\r\n",
+    "nested MAIL": b"EHLO x\r\nMAIL FROM:<a@example.com>\r\nMAIL FROM:<c@example.com>\r\n",
+    "arguments where none belong": b"EHLO x\r\nRSET x\r\nQUIT x\r\nDATA x\r\nHELO\r\nEHLO\r\n",
+    "smuggling LF.LF": MESSAGE
+    + b"Subject: o\r\n\r\nbefore\n.\nMAIL FROM:<e@x>\r\n.\r\n",
+    "smuggling CR.CR": MESSAGE + b"Subject: o\r\n\r\nbefore\r.\rRCPT TO:<v@x>\r\n.\r\n",
+    "smuggling LF.CRLF": MESSAGE + b"Subject: o\r\n\r\nbefore\n.\r\nDATA\r\n.\r\n",
+    "smuggling CRLF.LF": MESSAGE + b"Subject: o\r\n\r\nbefore\r\n.\nx\r\n.\r\n",
+    "data line over the limit": MESSAGE
+    + b"Subject: long\r\n\r\n"
+    + b"y" * 1200
+    + b"\r\n.\r\n",
+    "data lines at the limit": MESSAGE
+    + b"a" * 998
+    + b"\r\n"
+    + b"b" * 999
+    + b"\r\n"
+    + b"c" * 1000
+    + b"\r\n.\r\n",
+    "data line of 1001 and 1002": MESSAGE
+    + b"a" * 1001
+    + b"\r\n.\r\n"
+    + MESSAGE[6:]
+    + b"b" * 1002
+    + b"\r\n.\r\n",
+    "too much data": MESSAGE + (b"z" * 70 + b"\r\n") * 80 + b".\r\n",
+    "too much, then too long": MESSAGE
+    + (b"z" * 70 + b"\r\n") * 60
+    + b"y" * 1100
+    + b"\r\n.\r\n",
+    "too long, then too much": MESSAGE
+    + b"y" * 1100
+    + b"\r\n"
+    + (b"z" * 70 + b"\r\n") * 80
+    + b".\r\n",
+    "dot-stuffing": MESSAGE + b".\r\n" + MESSAGE[6:] + b"..\r\n...x\r\n.y\r\n.\r\n",
+    "empty message": MESSAGE + b".\r\n",
+    "pipelined": b"EHLO x\r\nMAIL FROM:<a@example.com>\r\nRCPT TO:<b@example.com>\r\n"
+    b"RCPT TO:<c@example.com>\r\nDATA\r\nSubject: piped\r\n\r\nbody\r\n.\r\nQUIT\r\n",
+    "8-bit data": MESSAGE + b"Subject: 8bit\r\n\r\nGr\xfc\xdfe \xff\xfe\r\n.\r\n",
+    "NUL bytes": MESSAGE + b"Subject: nul\x00\r\n\r\n\x00\x00body\r\n.\r\n",
+    "many recipients": b"EHLO x\r\nMAIL FROM:<a@example.com>\r\n"
+    + b"".join(b"RCPT TO:<user%d@example.com>\r\n" % n for n in range(50))
+    + b"DATA\r\nx\r\n.\r\n",
+    "AUTH in between": b"EHLO x\r\nAUTH PLAIN AGFsaWNlAHMzY3JldA==\r\nAUTH LOGIN\r\n*\r\n"
+    b"MAIL FROM:<a@example.com>\r\nRCPT TO:<b@example.com>\r\nDATA\r\nx\r\n.\r\n",
+    "other commands in between": b"EHLO x\r\nHELP\r\nVRFY <a@b>\r\nEXPN x\r\nSTARTTLS\r\n"
+    b"BDAT 10\r\nNOOP hello\r\nMAIL FROM:<a@example.com>\r\n",
+    "too many unknown commands": b"A\r\nB\r\nC\r\nD\r\nE\r\nF\r\nNOOP\r\n",
+    "bare CR in command": b"EHLO x\rMAIL FROM:<a@example.com>\r\n",
+    "CRs before the LF": b"EHLO x\r\r\r\nNOOP\r\r\n",
+}
+
+
+@pytest.mark.parametrize("name", list(CORPUS))
+def test_the_corpus_whole_and_byte_by_byte(servers, name):
+    stream = CORPUS[name]
+    assert_same(servers, stream)
+    assert_same(servers, stream, list(range(1, len(stream) + len(ENDING))))
+
+
+@settings(
+    max_examples=200,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    name=st.sampled_from(list(CORPUS)),
+    cuts=st.lists(st.integers(min_value=0, max_value=4000), max_size=6),
+)
+def test_the_corpus_split_anywhere(servers, name, cuts):
+    assert_same(servers, CORPUS[name], cuts)
+
+
+WORDS = [
+    b"EHLO x\r\n",
+    b"HELO y\r\n",
+    b"MAIL FROM:<a@b>\r\n",
+    b"MAIL FROM:<a@example.com> SIZE=10\r\n",
+    b"MAIL FROM:<>\r\n",
+    b"RCPT TO:<c@d>\r\n",
+    b"RCPT TO:<e@example.com>\r\n",
+    b"DATA\r\n",
+    b".\r\n",
+    b"..\r\n",
+    b"\r\n",
+    b"RSET\r\n",
+    b"NOOP\r\n",
+    b"AUTH PLAIN\r\n",
+    b"AUTH LOGIN\r\n",
+    b"STARTTLS\r\n",
+    b"BDAT 10\r\n",
+    b"HELP\r\n",
+    b"\n.\n",
+    b"\r.\r",
+    b"\xff\xfe",
+    b"x" * 700,
+    b"Subject: s\r\n\r\nbody\r\n",
+]
+
+
+@settings(
+    max_examples=300,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    chunks=st.lists(
+        st.one_of(st.binary(max_size=200), st.sampled_from(WORDS)), max_size=25
+    ),
+    cuts=st.lists(st.integers(min_value=0, max_value=6000), max_size=8),
+)
+def test_any_byte_stream_gets_the_same_answers(servers, chunks, cuts):
+    assert_same(servers, b"".join(chunks), cuts)
+
+
+def test_sessions_from_the_factory_equal_those_aiosmtpd_builds():
+    loop = asyncio.new_event_loop()
+    try:
+        state = ServerState.__new__(ServerState)
+        options = {
+            "data_size_limit": 1000,
+            "enable_SMTPUTF8": True,
+            "hostname": "mock.example",
+            "ident": "x",
+            "auth_require_tls": False,
+            "loop": loop,
+        }
+        handler = MockHandler(state)
+        built = MockSMTP(handler, **options)
+        made = MockSMTP.factory(handler, **options)()
+        per_connection = {"_closed", "_stream_reader_wr", "_strong_reader"}
+        assert set(vars(made)) == set(vars(built))
+        for name, value in vars(built).items():
+            if name in per_connection:
+                continue
+            other = getattr(made, name)
+            if name == "_smtp_methods":
+                assert dict(other).keys() == value.keys()
+                assert all(
+                    other[key].__func__ is method.__func__
+                    and other[key].__self__ is made
+                    for key, method in value.items()
+                )
+            elif name == "_auth_methods":
+                assert {k: (v[0].__func__, v[1]) for k, v in other.items()} == {
+                    k: (v[0].__func__, v[1]) for k, v in value.items()
+                }
+                assert all(v[0].__self__ is made for v in other.values())
+            elif name == "_client_connected_cb":
+                assert other.__func__ is value.__func__ and other.__self__ is made
+            else:
+                assert other is value or other == value, name
+        assert made._reader is not built._reader if hasattr(built, "_reader") else True
+    finally:
+        loop.close()
