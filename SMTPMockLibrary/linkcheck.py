@@ -33,6 +33,7 @@ MAX_BODY_BYTES = 10 * 1024 * 1024
 
 USER_AGENT = f"SMTPMockLibrary/{__version__} (link check)"
 _HTTP_SCHEMES = ("http", "https")
+_REDIRECTS = (301, 302, 303, 307, 308)
 
 
 class LinkError(RuntimeError):
@@ -149,7 +150,7 @@ def open_link(url: str, *, timeout: float = 10.0) -> LinkResponse:
             return _response(response, response.status, deadline)
     except urllib.error.HTTPError as error:
         with error:
-            if error.code < 400:  # a redirect that could not be followed
+            if error.code in _REDIRECTS:  # a redirect that could not be followed
                 raise LinkError(
                     f"Opening '{url}' failed: {_redirect_failure(error)}."
                 ) from None
@@ -291,7 +292,7 @@ def _request_status(link: str, timeout: float) -> LinkResult:
             )
     except urllib.error.HTTPError as error:
         with error:
-            if error.code < 400:  # a redirect that could not be followed
+            if error.code in _REDIRECTS:  # a redirect that could not be followed
                 return LinkResult(
                     link,
                     error.code,
@@ -340,6 +341,10 @@ def _read(response: IO[bytes] | Any, deadline: float) -> bytes:
 
 
 def _redirect_failure(error: urllib.error.HTTPError) -> str:
+    if error.headers is not None and not (
+        error.headers.get("Location") or error.headers.get("URI")
+    ):
+        return "a redirect without a Location header"
     reason = " ".join(str(error.reason).split())
     if "infinite loop" in reason:  # urllib says so for loops and for > 10 hops
         return "redirect loop, or more than 10 redirects"

@@ -118,6 +118,19 @@ def test_redirect_loop_and_redirect_to_mailto_are_errors(site) -> None:
     )
 
 
+def test_redirect_without_location_is_an_error_and_304_an_answer(site) -> None:
+    broken, not_modified = check_links(
+        [site.url("/no-location"), site.url("/not-modified")], timeout=5
+    )
+    assert (broken.status, broken.ok) == (302, False)
+    assert broken.error == "a redirect without a Location header"
+    assert (not_modified.status, not_modified.ok, not_modified.error) == (
+        304,
+        True,
+        None,
+    )
+
+
 def test_connection_refused_and_unknown_host() -> None:
     with socket.socket() as bound_but_not_listening:
         bound_but_not_listening.bind(("127.0.0.1", 0))

@@ -10,7 +10,8 @@ Paths: ``/ok``, ``/image.png``, ``/redirect`` (301 to /ok), ``/redirect-308``,
 ``/slow?seconds=N`` (answers after N seconds, at most 10), ``/loop`` (redirects
 to itself), ``/confirm?token=T`` (302 to ``/confirmed?token=T`` setting a
 session cookie), ``/confirmed`` (200 only with that cookie, else 403),
-``/to-mailto`` (a redirect to a mailto: address). ``/requests`` lists the
+``/to-mailto`` (a redirect to a mailto: address), ``/no-location`` (a 302
+without Location), ``/not-modified`` (304). ``/requests`` lists the
 paths requested so far, one per line.
 """
 
@@ -59,6 +60,8 @@ class LinkSiteHandler(BaseHTTPRequestHandler):
             "/missing": lambda: self._send(404, "No such page."),
             "/error": lambda: self._send(500, "Internal error."),
             "/loop": lambda: self._redirect(302, "/loop"),
+            "/no-location": lambda: self._send(302, ""),
+            "/not-modified": lambda: self._send(304, b""),
             "/to-mailto": lambda: self._redirect(302, "mailto:help@example.com"),
             "/requests": lambda: self._send(200, "\n".join(self.server.requested)),
         }.get(path)
