@@ -19,7 +19,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from robot.utils import secs_to_timestr
 
@@ -148,18 +148,13 @@ class Conditions:
             if name in ("sender", "recipient", "header"):
                 self._tests.append(MessageFilter({name: value}).test)
             elif name == "auth_user":
-                user = Pattern.parse(name, value, plain="exact")
-                self._tests.append(
-                    lambda m, p=user: bool(m.auth_user) and p.test(m.auth_user)
-                )
+                self._tests.append(_auth_user_test(value))
             elif name == "peer":
-                host = Pattern.parse(name, value, plain="exact")
-                self._tests.append(lambda m, p=host: bool(m.peer) and p.test(m.peer[0]))
+                self._tests.append(_peer_test(value))
+            elif inboxes is None:
+                raise ConfigurationError("inbox= needs a server with inboxes.")
             else:
-                if inboxes is None:
-                    raise ConfigurationError("inbox= needs a server with inboxes.")
-                routes = inboxes.get(value).routes
-                self._tests.append(routes)
+                self._tests.append(inboxes.get(value).routes)
 
     def __bool__(self) -> bool:
         return bool(self._tests)
@@ -172,6 +167,16 @@ class Conditions:
 
     def describe(self) -> str:
         return "".join(f", {k}={v}" for k, v in self.given.items())
+
+
+def _auth_user_test(value: str) -> Callable[[ReceivedMessage], bool]:
+    user = Pattern.parse("auth_user", value, plain="exact")
+    return lambda m: m.auth_user is not None and user.test(m.auth_user)
+
+
+def _peer_test(value: str) -> Callable[[ReceivedMessage], bool]:
+    host = Pattern.parse("peer", value, plain="exact")
+    return lambda m: m.peer is not None and host.test(m.peer[0])
 
 
 @dataclass
@@ -272,7 +277,7 @@ class FaultRules:
         address_regex: str,
         reply: str,
         times: int | None = None,
-        **options: object,
+        **options: Any,
     ) -> FaultRule:
         pattern = compile_regex(address_regex, "the address pattern")
         return self._add(
@@ -286,7 +291,7 @@ class FaultRules:
         )
 
     def reply_to_data(
-        self, reply: str, times: int | None = None, **options: object
+        self, reply: str, times: int | None = None, **options: Any
     ) -> FaultRule:
         return self._add(
             "reply",
@@ -302,7 +307,7 @@ class FaultRules:
         reply: str,
         user: str | None = None,
         times: int | None = None,
-        **options: object,
+        **options: Any,
     ) -> FaultRule:
         if reply.strip()[:1] not in ("4", "5"):
             raise ConfigurationError(
@@ -320,7 +325,7 @@ class FaultRules:
         )
 
     def disconnect_on(
-        self, command: str, times: int | None = None, **options: object
+        self, command: str, times: int | None = None, **options: Any
     ) -> FaultRule:
         name = normalize_command(command)
         return self._add(
@@ -336,7 +341,7 @@ class FaultRules:
         command: str,
         seconds: float,
         times: int | None = None,
-        **options: object,
+        **options: Any,
     ) -> FaultRule:
         if seconds < 0:
             raise ConfigurationError(
@@ -360,7 +365,7 @@ class FaultRules:
         reply: str = "421 4.7.0 Too many messages, slow down",
         close: bool = False,
         times: int | None = None,
-        **options: object,
+        **options: Any,
     ) -> FaultRule:
         if count < 1 or per <= 0:
             raise ConfigurationError(
@@ -392,7 +397,7 @@ class FaultRules:
         count: int,
         reply: str = "452 4.5.3 Too many recipients",
         times: int | None = None,
-        **options: object,
+        **options: Any,
     ) -> FaultRule:
         if count < 1:
             raise ConfigurationError(f"The limit must be 1 or more, got {count}.")
@@ -407,7 +412,7 @@ class FaultRules:
         )
 
     def throttle_data(
-        self, rate: str | float, times: int | None = None, **options: object
+        self, rate: str | float, times: int | None = None, **options: Any
     ) -> FaultRule:
         bytes_per_second = parse_rate(rate)
         return self._add(
@@ -433,7 +438,7 @@ class FaultRules:
         close: bool = False,
         probability: float | None = None,
         seed: int | None = None,
-        **conditions: object,
+        **conditions: Any,
     ) -> FaultRule:
         if probability is not None and not 0 <= probability <= 1:
             raise ConfigurationError(

@@ -280,20 +280,20 @@ class MockSMTPServer(MessageQueries):
     # vocabulary), and probability= with seed= for seeded random faults.
 
     def reply_to_recipient(
-        self, address: str, reply: str, times: int | None = None, **conditions: object
+        self, address: str, reply: str, times: int | None = None, **conditions: Any
     ) -> FaultRule:
         """Answer ``RCPT TO`` for addresses matching the regular expression
         ``address`` with ``reply``, ``times`` times (None: until cleared)."""
         return self.faults.reply_to_address("RCPT", address, reply, times, **conditions)
 
     def reply_to_sender(
-        self, address: str, reply: str, times: int | None = None, **conditions: object
+        self, address: str, reply: str, times: int | None = None, **conditions: Any
     ) -> FaultRule:
         """Answer ``MAIL FROM`` for matching addresses with ``reply``."""
         return self.faults.reply_to_address("MAIL", address, reply, times, **conditions)
 
     def reply_to_data(
-        self, reply: str, times: int | None = None, **conditions: object
+        self, reply: str, times: int | None = None, **conditions: Any
     ) -> FaultRule:
         """Answer the end of the next ``times`` messages with ``reply``; they are
         not stored."""
@@ -304,14 +304,14 @@ class MockSMTPServer(MessageQueries):
         reply: str,
         user: str | None = None,
         times: int | None = None,
-        **conditions: object,
+        **conditions: Any,
     ) -> FaultRule:
         """Answer ``AUTH`` of ``user`` (every user when None) with ``reply``,
         even when the password is right."""
         return self.faults.reply_to_auth(reply, user, times, **conditions)
 
     def disconnect_on(
-        self, command: str, times: int | None = None, **conditions: object
+        self, command: str, times: int | None = None, **conditions: Any
     ) -> FaultRule:
         """Drop the connection without a reply when ``command`` arrives."""
         return self.faults.disconnect_on(command, times, **conditions)
@@ -321,7 +321,7 @@ class MockSMTPServer(MessageQueries):
         command: str,
         seconds: float,
         times: int | None = None,
-        **conditions: object,
+        **conditions: Any,
     ) -> FaultRule:
         """Wait ``seconds`` before handling ``command``: a slow server."""
         return self.faults.delay_reply(command, seconds, times, **conditions)
@@ -333,7 +333,7 @@ class MockSMTPServer(MessageQueries):
         by: str = "all",
         reply: str = "421 4.7.0 Too many messages, slow down",
         close: bool = False,
-        **conditions: object,
+        **conditions: Any,
     ) -> FaultRule:
         """Refuse mail beyond ``count`` accepted messages in any ``per`` seconds
         (a sliding window), counted by ``sender``, ``peer``, ``recipient`` or
@@ -346,13 +346,13 @@ class MockSMTPServer(MessageQueries):
         self,
         count: int,
         reply: str = "452 4.5.3 Too many recipients",
-        **conditions: object,
+        **conditions: Any,
     ) -> FaultRule:
         """Answer every ``RCPT TO`` beyond the first ``count`` of a message with
         ``reply``."""
         return self.faults.limit_recipients(count, reply, **conditions)
 
-    def throttle_data(self, rate: str | float, **conditions: object) -> FaultRule:
+    def throttle_data(self, rate: str | float, **conditions: Any) -> FaultRule:
         """Answer the end of a message only after its size divided by ``rate``
         (``10 kB/s``, or bytes per second): a server reading DATA slowly."""
         return self.faults.throttle_data(rate, **conditions)
