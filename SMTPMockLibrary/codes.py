@@ -1,12 +1,14 @@
 """Finding the one-time code of a sign-in, 2FA or verification mail.
 
-A code is a run of 4 to 10 digits or letters. The search prefers a code near
-words such as *code*, *PIN*, *OTP*, *verification* or *passcode* (in English,
-German, French, Spanish and other common languages), then a link parameter
-named like a code (``?otp=...``, ``?code=...``), and falls back to a lone run
-of digits. Dates, years, prices, phone numbers, IP addresses, order, invoice
-and customer numbers, and the digits of URLs and e-mail addresses are never
-taken for a code.
+A code is a run of 4 to 10 digits or letters. The search prefers a code close
+after (or just before) words such as *code*, *PIN*, *OTP*, *verification* or
+*passcode* (in English, German, French, Spanish and other common languages),
+in the same sentence rather than the next; then a link parameter named like a
+code (``?otp=...``, ``?code=...``); and falls back to a run of digits only
+when it is the only one in the mail. Dates, years, times, prices, phone
+numbers, IP addresses, order, invoice, customer and card numbers, promo codes,
+postcodes, and the digits of URLs and e-mail addresses are never taken for a
+code.
 
 Only the first ``MAX_SCANNED_CHARS`` characters of each body are searched, and
 every regular expression here runs in linear time, so a huge or hostile mail
@@ -185,12 +187,9 @@ def find_verification_codes(
         candidates.extend(_candidates_in_text(source, order=len(candidates)))
     candidates.extend(_candidates_in_links(text, html, order=len(candidates)))
     best: dict[str, _Candidate] = {}
-    for candidate in candidates:
+    for candidate in candidates:  # each code once, at its best place
         known = best.get(candidate.code)
-        if known is None or (candidate.score, candidate.order) < (
-            known.score,
-            known.order,
-        ):
+        if known is None or candidate.score < known.score:
             best[candidate.code] = candidate
     fallbacks = [c for c in best.values() if c.score == _FALLBACK_SCORE]
     if len(fallbacks) > 1 or len(fallbacks) < len(best):
@@ -249,7 +248,9 @@ class _HTMLText(HTMLParser):
         self._hidden_depth = 0
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in self._HIDDEN:
+        if tag == "body":  # mail often forgets </head> or </title>
+            self._hidden_depth = 0
+        elif tag in self._HIDDEN:
             self._hidden_depth += 1
         elif tag in self._BLOCKS:
             self.parts.append("\n")

@@ -222,6 +222,11 @@ def test_every_candidate_has_the_shape_of_a_code(text: str) -> None:
         assert 4 <= len(code.replace("-", "")) <= 10
 
 
+def test_html_without_closing_head_still_shows_its_body() -> None:
+    html = "<html><head><title>Sign in<style>p{}</style><body><p>Code: 662200</p>"
+    assert find_verification_codes("", "", html) == ["662200"]
+
+
 def test_html_to_text() -> None:
     html = (
         "<div>Hello&nbsp;<b>Zoë</b></div><table><tr><td>1</td><td>2</td></tr></table>"
