@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
 from helpers import compose, send
 
 from SMTPMockLibrary import MockSMTPServer
+
+
+FACTORY_SERVERS: list[MockSMTPServer] = []
 
 
 def test_smtp_mock_is_a_running_server_on_a_free_loopback_port(smtp_mock):
@@ -25,3 +29,40 @@ def test_smtp_mock_faults_do_not_leak_into_the_next_test(smtp_mock):
     assert not smtp_mock.faults
     send(smtp_mock.port)
     assert len(smtp_mock.messages) == 1
+
+
+def test_smtp_mock_defines_an_inbox(smtp_mock):
+    smtp_mock.create_inbox("signup", recipient="glob:*@signup.test")
+    send(smtp_mock.port, recipients=["bob@signup.test"])
+    assert smtp_mock.inbox("signup").count_messages() == 1
+
+
+def test_smtp_mock_has_no_inbox_from_an_earlier_test(smtp_mock):
+    assert smtp_mock.inboxes.names() == ["unrouted"]
+
+
+def test_smtp_mock_factory_starts_servers_that_stop_with_the_test(smtp_mock_factory):
+    billing, alerts = smtp_mock_factory(), smtp_mock_factory()
+    send(billing.port, compose(subject="Invoice"), recipients=["finance@example.com"])
+    send(alerts.port, compose(subject="Disk full"), recipients=["ops@example.com"])
+    assert billing.wait_for_message(timeout=5).subject == "Invoice"
+    assert alerts.wait_for_message(timeout=5).subject == "Disk full"
+    assert billing.count_messages() == alerts.count_messages() == 1
+    FACTORY_SERVERS.extend([billing, alerts])
+
+
+def test_factory_servers_were_stopped_when_the_earlier_test_ended():
+    # pytest runs a module's tests in order: this follows the one above.
+    assert [server.running for server in FACTORY_SERVERS] == [False, False]
+
+
+def test_a_failed_wait_lists_what_arrived(smtp_mock):
+    send(smtp_mock.port, compose(subject="Not this"), recipients=["bob@example.com"])
+    with pytest.raises(AssertionError) as failure:
+        smtp_mock.wait_for_message(recipient="alice@example.com", timeout=0.1)
+    assert str(failure.value).splitlines() == [
+        "No new message (recipient=alice@example.com) was received in 100 milliseconds.",
+        "Received 1 message:",
+        f"  #{smtp_mock.messages[0].sequence} from <app@example.com> to "
+        "<bob@example.com> subject 'Not this'",
+    ]
