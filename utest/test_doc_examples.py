@@ -551,6 +551,13 @@ BROKEN_INTRODUCTION = """= Quick start =
 
 | Test Setup    `Reset Mock SMTP Server`
 | Test Teardown    `No Such Keyword`
+
+= Settings =
+
+| ***** Settings *****
+| Library    SMTPMockLibrary
+| Suite Setup    `Start Mock SMTP Server`
+| Test Setupp    `Reset Mock SMTP Server`
 """
 
 
@@ -567,6 +574,7 @@ def test_a_broken_example_fails_naming_its_keyword_and_row(
         "Misspelt Keyword",
         "Introduction: Quick start",
         "Introduction: Quick start (2)",
+        "Introduction: Settings",
     }, _report(run)
     assert failed["Broken Keyword"].where == (
         "row 2: Should Be Equal    ${mails}[0].subject    Welcome, Alice!"
@@ -585,4 +593,8 @@ def test_a_broken_example_fails_naming_its_keyword_and_row(
     )
     assert "recipient=bob@example.com" in quick_start.message
     assert "No Such Keyword" in failed["Introduction: Quick start (2)"].message
+    # Its test passes, but Robot found an error in the suite: the example fails.
+    settings = [f for f in run.failures if f.owner == "Introduction: Settings"]
+    assert [f.where for f in settings] == ["ERROR"], _report(run)
+    assert "Non-existing setting 'Test Setupp'" in settings[0].message
     assert run.tests == len(examples)
