@@ -4,7 +4,10 @@
 """
 
 from .errors import ConfigurationError, ServerError
+from .faults import FaultRule
+from .inbox import Inbox
 from .library import SMTPMockLibrary
+from .linkcheck import LinkResponse, LinkResult
 from .mailbox import Mailbox, Rejection
 from .message import Attachment, ReceivedMessage
 from .server import MockSMTPServer
@@ -13,6 +16,10 @@ from .version import __version__
 __all__ = [
     "Attachment",
     "ConfigurationError",
+    "FaultRule",
+    "Inbox",
+    "LinkResponse",
+    "LinkResult",
     "Mailbox",
     "MockSMTPServer",
     "ReceivedMessage",
