@@ -24,7 +24,6 @@ from .server import DEFAULT_MAX_MESSAGE_SIZE, MockSMTPServer
 from .tls import TLS_MODES
 from .version import __version__
 
-
 VERBOSE_TEXT_LIMIT = 4000
 
 

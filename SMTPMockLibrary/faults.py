@@ -108,7 +108,7 @@ def parse_rate(rate: str | float) -> float:
     return value
 
 
-@dataclass
+@dataclass(slots=True)
 class Attempt:
     """What the server knows of the mail being sent when a rule is judged."""
 
@@ -118,22 +118,42 @@ class Attempt:
     peer: tuple[str, int] | None = None
     auth_user: str | None = None
     raw: bytes = b""
+    _message: ReceivedMessage | None = field(default=None, repr=False)
 
     def as_message(self) -> ReceivedMessage:
-        return ReceivedMessage(
-            self.raw,
-            "" if self.sender in (None, "<>") else str(self.sender),
-            list(self.recipients),
-            peer=self.peer,
-            auth_user=self.auth_user,
-        )
+        """The attempt as a message, made once, for every rule that asks."""
+        if self._message is None:
+            self._message = ReceivedMessage(
+                self.raw,
+                stored(self.sender or ""),
+                list(self.recipients),
+                peer=self.peer,
+                auth_user=self.auth_user,
+            )
+        return self._message
+
+    def has_header(self, name: bytes) -> bool:
+        """Whether the header block may hold header ``name`` (lowercase), read
+        without parsing: most messages lack it, and need no parsing then."""
+        end = self.raw.find(b"\r\n\r\n")
+        block = self.raw if end < 0 else self.raw[:end]
+        return name in block.lower()
 
 
 NOTHING_KNOWN = Attempt()
 
 
+AttemptTest = Callable[[Attempt], bool]
+
+
 class Conditions:
-    """The conditions of one rule, over what an attempt has made known."""
+    """The conditions of one rule, over what an attempt has made known.
+
+    Envelope conditions read the attempt directly; only header and inbox
+    conditions need the message, and a header missing from the raw header
+    block fails before anything is parsed. The server judges every rule on
+    every command it watches, so this stays cheap.
+    """
 
     def __init__(self, conditions: Mapping[str, object], inboxes: Inboxes | None):
         given = {k: str(v) for k, v in conditions.items() if v is not None}
@@ -142,41 +162,47 @@ class Conditions:
             raise ConfigurationError(
                 f"Unknown condition '{unknown[0]}'. Allowed: {', '.join(CONDITIONS)}."
             )
+        if "inbox" in given and inboxes is None:
+            raise ConfigurationError("inbox= needs a server with inboxes.")
         self.given = given
-        self._tests: list[Callable[[ReceivedMessage], bool]] = []
-        for name, value in given.items():
-            if name in ("sender", "recipient", "header"):
-                self._tests.append(MessageFilter({name: value}).test)
-            elif name == "auth_user":
-                self._tests.append(_auth_user_test(value))
-            elif name == "peer":
-                self._tests.append(_peer_test(value))
-            elif inboxes is None:
-                raise ConfigurationError("inbox= needs a server with inboxes.")
-            else:
-                self._tests.append(inboxes.get(value).routes)
+        self._tests = [
+            _condition(name, value, inboxes) for name, value in given.items()
+        ]
 
     def __bool__(self) -> bool:
         return bool(self._tests)
 
     def hold(self, attempt: Attempt) -> bool:
-        if not self._tests:
-            return True
-        message = attempt.as_message()
-        return all(test(message) for test in self._tests)
+        return all(test(attempt) for test in self._tests)
 
     def describe(self) -> str:
         return "".join(f", {k}={v}" for k, v in self.given.items())
 
 
-def _auth_user_test(value: str) -> Callable[[ReceivedMessage], bool]:
-    user = Pattern.parse("auth_user", value, plain="exact")
-    return lambda m: m.auth_user is not None and user.test(m.auth_user)
+def _condition(name: str, value: str, inboxes: Inboxes | None) -> AttemptTest:
+    if name in ("sender", "recipient"):
+        address = Pattern.parse(name, value, plain="address")
+        if name == "sender":
+            return lambda a: a.sender is not None and address.test(stored(a.sender))
+        return lambda a: address.any(a.recipients)
+    if name == "auth_user":
+        user = Pattern.parse(name, value, plain="exact")
+        return lambda a: a.auth_user is not None and user.test(a.auth_user)
+    if name == "peer":
+        host = Pattern.parse(name, value, plain="exact")
+        return lambda a: a.peer is not None and host.test(a.peer[0])
+    if name == "header":
+        header = MessageFilter({name: value}).test
+        wanted = value.partition(":")[0].strip().lower().encode("utf-8", "replace")
+        return lambda a: a.has_header(wanted) and header(a.as_message())
+    assert inboxes is not None
+    routes = inboxes.get(value).routes
+    return lambda a: routes(a.as_message())
 
 
-def _peer_test(value: str) -> Callable[[ReceivedMessage], bool]:
-    host = Pattern.parse("peer", value, plain="exact")
-    return lambda m: m.peer is not None and host.test(m.peer[0])
+def stored(sender: str) -> str:
+    """The null reverse-path ``<>`` as the empty sender, as messages store it."""
+    return "" if sender == "<>" else sender
 
 
 @dataclass
@@ -220,6 +246,17 @@ class FaultRule:
         return self._random.random() < self.probability
 
 
+# What each kind of rule does, as the server asks for it.
+_GROUPS = {
+    "reply": "reply",
+    "rate limit": "reply",
+    "recipient limit": "reply",
+    "disconnect": "disconnect",
+    "delay": "delay",
+    "throttle": "throttle",
+}
+
+
 @dataclass
 class _RateLimit:
     rule: FaultRule
@@ -228,13 +265,14 @@ class _RateLimit:
     by: str
     history: dict[str, deque[float]] = field(default_factory=dict)
 
-    def keys(self, message: ReceivedMessage) -> list[str]:
+    def keys(self, mail: ReceivedMessage | Attempt) -> list[str]:
+        """What the limit counts by, for a stored message or an attempt."""
         if self.by == "sender":
-            return [message.sender.lower()]
+            return [stored(mail.sender or "").lower()]
         if self.by == "peer":
-            return [message.peer[0] if message.peer else "?"]
+            return [mail.peer[0] if mail.peer else "?"]
         if self.by == "recipient":
-            return [r.lower() for r in message.recipients]
+            return [r.lower() for r in mail.recipients]
         return ["*"]
 
     def exceeded(self, key: str, now: float) -> bool:
@@ -254,9 +292,22 @@ class FaultRules:
         self._inboxes = inboxes
         self._rules: list[FaultRule] = []
         self._rates: list[_RateLimit] = []
+        # The rules by (command, what they do), remade on every change, so
+        # that a command no rule watches costs one dictionary lookup.
+        self._index: dict[tuple[str, str], list[FaultRule]] = {}
+        self._watched: frozenset[str] = frozenset()
+        self._watched_before: frozenset[str] = frozenset()
 
     def __bool__(self) -> bool:
         return bool(self._rules)
+
+    def watches(self, command: str) -> bool:
+        """Whether any rule is about ``command``: if not, it needs no attempt."""
+        return command in self._watched
+
+    def watches_before(self, command: str) -> bool:
+        """Whether a delay or disconnect rule is about ``command``."""
+        return command in self._watched_before
 
     @property
     def rules(self) -> list[FaultRule]:
@@ -268,6 +319,17 @@ class FaultRules:
         with self._lock:
             self._rules = []
             self._rates = []
+            self._reindex()
+
+    def _reindex(self) -> None:
+        index: dict[tuple[str, str], list[FaultRule]] = {}
+        for rule in self._rules:
+            index.setdefault((rule.command, _GROUPS[rule.action]), []).append(rule)
+        self._index = index
+        self._watched = frozenset(command for command, _ in index)
+        self._watched_before = frozenset(
+            command for command, group in index if group in ("delay", "disconnect")
+        )
 
     # Setting rules (test thread). Each returns the rule it set.
 
@@ -467,6 +529,7 @@ class FaultRules:
         )
         with self._lock:
             self._rules.append(rule)
+            self._reindex()
         return rule
 
     # Applying rules (server thread). Each returns None when no rule applies.
@@ -479,22 +542,20 @@ class FaultRules:
         return rule.reply if rule is not None else None
 
     def take_data_reply(self, attempt: Attempt = NOTHING_KNOWN) -> str | None:
-        rule = self._take(lambda r: r.action == "reply", END_OF_DATA, attempt)
+        rule = self._take("reply", END_OF_DATA, attempt)
         return rule.reply if rule is not None else None
 
     def take_disconnect(self, command: str, attempt: Attempt = NOTHING_KNOWN) -> bool:
-        return (
-            self._take(lambda r: r.action == "disconnect", command, attempt) is not None
-        )
+        return self._take("disconnect", command, attempt) is not None
 
     def take_delay(
         self, command: str, attempt: Attempt = NOTHING_KNOWN
     ) -> float | None:
         """Seconds to wait before handling ``command``: delays, and throttled DATA."""
-        rule = self._take(lambda r: r.action == "delay", command, attempt)
+        rule = self._take("delay", command, attempt)
         delay = rule.delay if rule is not None else 0.0
         if command == END_OF_DATA:
-            throttle = self._take(lambda r: r.action == "throttle", command, attempt)
+            throttle = self._take("throttle", command, attempt)
             if throttle is not None:
                 delay += len(attempt.raw) / throttle.delay
         return delay or None
@@ -515,7 +576,7 @@ class FaultRules:
                 return self._over_rate(rule, attempt)
             return False
 
-        return self._take(applies, command, attempt)
+        return self._take("reply", command, attempt, applies)
 
     def note_accepted(self, message: ReceivedMessage) -> None:
         """Count a stored message for the rate limits (accepted mail only)."""
@@ -532,28 +593,37 @@ class FaultRules:
         if limit is None:
             return False
         now = time.monotonic()
-        return any(limit.exceeded(key, now) for key in limit.keys(attempt.as_message()))
+        return any(limit.exceeded(key, now) for key in limit.keys(attempt))
 
     def _take(
-        self, applies: Callable[[FaultRule], bool], command: str, attempt: Attempt
+        self,
+        group: str,
+        command: str,
+        attempt: Attempt,
+        applies: Callable[[FaultRule], bool] | None = None,
     ) -> FaultRule | None:
-        if not self._rules:
+        """The first rule of ``group`` for ``command`` that fires now, counted.
+
+        Rules are judged without the lock (the index is replaced, never
+        changed in place); only firing takes it, so that ``times`` counts
+        every firing exactly once even with several sessions at once.
+        """
+        rules = self._index.get((command, group))
+        if not rules:
             return None
-        with self._lock:
-            for rule in self._rules:
-                if (
-                    rule.command == command
-                    and applies(rule)
-                    and rule.conditions.hold(attempt)
-                    and rule.draws()
-                ):
+        for rule in rules:
+            if (applies is None or applies(rule)) and rule.conditions.hold(attempt):
+                with self._lock:
+                    if rule.times == 0 or not rule.draws():
+                        continue
                     rule.fired += 1
                     if rule.times is not None:
                         rule.times -= 1
                         if rule.times == 0:
                             self._rules.remove(rule)
                             self._rates = [r for r in self._rates if r.rule is not rule]
-                    return rule
+                            self._reindex()
+                return rule
         return None
 
 

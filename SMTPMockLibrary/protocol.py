@@ -95,7 +95,7 @@ class ServerState:
         if isinstance(auth_data, LoginPassword):
             user = auth_data.login.decode("utf-8", "replace")
             password = auth_data.password.decode("utf-8", "replace")
-            if self.faults:
+            if self.faults.watches("AUTH"):
                 attempt = Attempt(auth_user=user, peer=session.peer)  # type: ignore[arg-type]
                 rule = self.faults.take_rule("AUTH", attempt)
                 if rule is not None:
@@ -278,7 +278,7 @@ class MockSMTP(SMTP):
         self._command, self._argument = command, _loggable(command, argument)
         self._record(">>", f"{command} {self._argument}".rstrip())
         faults = self.state.faults
-        if faults:
+        if faults.watches_before(command):
             attempt = self.attempt()
             delay = faults.take_delay(command, attempt)
             if delay:
@@ -286,19 +286,27 @@ class MockSMTP(SMTP):
             if faults.take_disconnect(command, attempt):
                 await self.drop_connection(command, self._argument)
 
-    def attempt(self, **known: Any) -> Attempt:
-        """What this session has made known so far, for fault rules' conditions."""
+    def attempt(
+        self,
+        sender: str | None = None,
+        recipients: list[str] | None = None,
+        earlier_recipients: int = 0,
+        raw: bytes = b"",
+    ) -> Attempt:
+        """What this session has made known so far, for fault rules' conditions:
+        the envelope's sender and recipients unless given."""
         envelope, session = self.envelope, self.session
         return Attempt(
-            **{
-                "sender": envelope.mail_from if envelope else None,
-                "recipients": list(envelope.rcpt_tos) if envelope else [],
-                "peer": session.peer if session else None,
-                "auth_user": session.auth_data
-                if session and session.authenticated
-                else None,
-                **known,
-            }
+            sender if sender is not None else envelope.mail_from if envelope else None,
+            recipients
+            if recipients is not None
+            else list(envelope.rcpt_tos)
+            if envelope
+            else [],
+            earlier_recipients,
+            session.peer if session else None,  # type: ignore[arg-type]
+            session.auth_data if session and session.authenticated else None,
+            raw,
         )
 
     async def reply_and_close(self, reply: str) -> None:
@@ -757,7 +765,7 @@ class MockHandler:
         if self.state.auth_required and not session.authenticated:
             return AUTH_REQUIRED_REPLY
         faults = self.state.faults
-        if faults:
+        if faults.watches("MAIL"):
             attempt = server.attempt(sender=address, recipients=[])
             reply = await self._fault_reply(server, "MAIL", attempt, address)
             if reply:
@@ -775,7 +783,7 @@ class MockHandler:
         rcpt_options: list[str],
     ) -> str:
         faults = self.state.faults
-        if faults:
+        if faults.watches("RCPT"):
             attempt = server.attempt(
                 recipients=[address], earlier_recipients=len(envelope.rcpt_tos)
             )
@@ -794,7 +802,7 @@ class MockHandler:
         server._record(
             ">>", f"[message data, {len(envelope.original_content or b'')} bytes]"
         )
-        if faults:
+        if faults.watches(END_OF_DATA):
             attempt = server.attempt(raw=envelope.original_content or b"")
             delay = faults.take_delay(END_OF_DATA, attempt)
             if delay:

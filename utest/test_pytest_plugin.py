@@ -7,7 +7,6 @@ from helpers import compose, send
 
 from SMTPMockLibrary import MockSMTPServer
 
-
 FACTORY_SERVERS: list[MockSMTPServer] = []
 
 

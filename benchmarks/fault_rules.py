@@ -1,0 +1,96 @@
+"""What fault rules cost: throughput with no rules and with ten that never fire.
+
+    python benchmarks/fault_rules.py            # 7 interleaved rounds
+    python benchmarks/fault_rules.py --quick    # 2 rounds
+
+The same server configuration is measured with no rule and with ten rules of
+the kinds a suite sets (address patterns, sender, recipient, peer and header
+conditions, a delay on a command the load never sends, a rate limit far above
+the load), none of which fires, so every message pays for judging them all.
+Load: Postfix's smtp-source, 8 persistent sessions, 1 KB messages; rounds
+alternate (none, ten, none, ten...), the median of each is compared.
+Target: ten rules keep at least 95 % of the throughput with none.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from peers import postfix_tools, smtp_source
+
+from SMTPMockLibrary import MockSMTPServer
+
+TARGET = 0.95
+
+
+def ten_rules(server: MockSMTPServer) -> None:
+    server.reply_to_recipient("^nobody@", "550 5.1.1 No such user")
+    server.reply_to_recipient("@blocked\\.example$", "550 5.7.1 Blocked")
+    server.reply_to_sender("@spam\\.example$", "550 5.7.1 No spam")
+    server.reply_to_recipient(".", "452 4.2.2 Over quota", sender="bulk@example.com")
+    server.reply_to_data("451 4.3.0 Later", recipient="retry@example.com")
+    server.reply_to_data("554 5.6.0 No campaigns", header="X-Campaign: spring")
+    server.disconnect_on("RCPT", recipient="drop@example.com")
+    server.delay_reply("VRFY", 1.0)
+    server.reply_to_sender(".", "421 4.7.0 Not from there", peer="192.0.2.1")
+    server.limit_message_rate(10_000_000, per=60, by="sender")
+
+
+def message_file(directory: Path) -> Path:
+    path = directory / "message.eml"
+    body = "Lorem ipsum dolor sit amet, consectetur adipiscing elit.\n" * 16
+    path.write_text(
+        "From: load@example.com\nTo: sink@example.com\nSubject: load\n\n" + body
+    )
+    return path
+
+
+def rate(source: str, rules: bool, count: int, message: Path) -> float:
+    with MockSMTPServer() as server:
+        if rules:
+            ten_rules(server)
+        smtp_source(source, server.port, count // 4, message, timed=False)  # warm-up
+        server.reset()
+        if rules:
+            ten_rules(server)
+        measured = smtp_source(source, server.port, count, message)
+        stored = server.count_messages()
+        if stored != count:
+            raise SystemExit(f"Lost mail: sent {count}, stored {stored}.")
+        if rules and any(rule.fired for rule in server.fault_rules):
+            raise SystemExit("A rule fired: the comparison would not be fair.")
+        return measured
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args()
+    rounds, count = (2, 4000) if args.quick else (7, 20000)
+    source, _ = postfix_tools()
+    samples: dict[bool, list[float]] = {False: [], True: []}
+    with tempfile.TemporaryDirectory() as directory:
+        message = message_file(Path(directory))
+        for number in range(rounds):
+            for rules in (False, True) if number % 2 == 0 else (True, False):
+                samples[rules].append(rate(source, rules, count, message))
+            print(f"# round {number + 1}/{rounds} done", flush=True)
+    without, with_rules = (statistics.median(samples[k]) for k in (False, True))
+    ratio = with_rules / without
+    verdict = "PASS" if ratio >= TARGET else "FAIL"
+    print("| fault rules (persistent, msg/s, median) | no rules | ten rules | ratio |")
+    print("|---|---|---|---|")
+    print(
+        f"| MockSMTPServer defaults | {without:,.0f} | {with_rules:,.0f} | {ratio:.2f} |"
+    )
+    print(f"target: ten rules >= {TARGET:.0%} of no rules: {verdict}")
+    return 0 if verdict == "PASS" else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
