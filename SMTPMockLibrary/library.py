@@ -273,6 +273,31 @@ class SMTPMockLibrary(DynamicCore):
     | ${rejected} =    `Get Rejected Commands`
     | Length Should Be    ${rejected}    1
 
+    = Inboxes =
+
+    One server can keep the mail of several tenants or flows apart: `Create
+    Inbox` names a view of the mailbox chosen by routing rules (recipient,
+    sender, authenticated user, a header, a plus-address tag). Every keyword
+    that queries, waits, checks, saves, logs or resets then takes
+    ``inbox=name``, with its own memory of what its waits returned; fault
+    rules take ``inbox=`` as a condition. Mail no rule routes is in the inbox
+    ``unrouted``. Define inboxes once, in ``Suite Setup``: `Reset Mock SMTP
+    Server` empties them and keeps them.
+
+    = Codes and links =
+
+    `Get Verification Code From Message` finds the one-time code of a sign-in
+    or 2FA mail, `Links In Message Should Be Reachable` requests every link
+    of a message, and `Open Link From Message` follows the confirmation link
+    without a browser.
+
+    = Reading mail back =
+
+    Applications that fetch mail, and suites that already read it over IMAP
+    or POP3, get the same mailbox from `Start Mock IMAP Server` and `Start
+    Mock POP3 Server`; `Deliver Message` puts a message there without SMTP,
+    and `Get Message Flags` shows what the application did with it.
+
     = Time format =
 
     Timeouts and delays use Robot Framework's time format, for example
