@@ -48,7 +48,7 @@ Plain Session Records No TLS
     Should Not Be True    ${msg.tls}
     Should Be Equal    ${msg.tls_version}    ${None}
     Run Keyword And Expect Error
-    ...    The mock SMTP server has no generated CA file: it was started without TLS.
+    ...    The mock SMTP server has no generated CA file: it serves no protocol with TLS.
     ...    Get Mock SMTP Server CA File
 
 Require TLS Refuses Mail Before STARTTLS

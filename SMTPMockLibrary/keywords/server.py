@@ -167,8 +167,10 @@ class ServerKeywords(LibraryComponent):
         Give it to the application so that it verifies the server instead of
         turning verification off. The file is readable by every user of the
         machine (a certificate is public), so a mail server running as its
-        own user can use it. Fails when the server has no TLS, or uses a
-        certificate given with ``certfile``.
+        own user can use it. One authority signs the certificates of every
+        protocol the server serves (SMTP, IMAP, POP3). Fails when no protocol
+        of the server uses TLS, or SMTP uses a certificate given with
+        ``certfile``.
 
         | ${port} =    Start Mock SMTP Server    tls=starttls
         | ${ca} =    Get Mock SMTP Server CA File
@@ -177,7 +179,7 @@ class ServerKeywords(LibraryComponent):
         server = self.server
         if server.ca_file is None:
             reason = (
-                "was started without TLS"
+                "serves no protocol with TLS"
                 if server.tls == "none"
                 else "uses the certificate given with certfile"
             )
