@@ -343,26 +343,58 @@ def test_chaos_maps_onto_deterministic_faults(server, api):
     send(server.port)
     assert len(server.messages) == 1
     error = api.json(
-        "PUT", "/api/v1/chaos", {"Sender": {"Probability": 50}}, status=400
+        "PUT", "/api/v1/chaos", {"Sender": {"Probability": 101}}, status=400
     )
-    assert "deterministic" in error["Error"]
+    assert error["Error"] == "probability must be between 0 and 100"
+
+
+def sender_failures(server: MockSMTPServer, attempts: int) -> list[bool]:
+    failed = []
+    for _ in range(attempts):
+        try:
+            send(server.port)
+            failed.append(False)
+        except smtplib.SMTPSenderRefused:
+            failed.append(True)
+    return failed
+
+
+def test_chaos_between_0_and_100_is_seeded_so_every_run_fails_alike(server, api):
+    chaos = {"Sender": {"ErrorCode": 421, "Probability": 50}, "Seed": 7}
+    api.json("PUT", "/api/v1/chaos", chaos)
+    first = sender_failures(server, 12)
+    api.json("PUT", "/api/v1/chaos", chaos)
+    assert sender_failures(server, 12) == first
+    assert True in first and False in first
+    server.faults.clear()  # a keyword's Clear Faults: chaos shows it is off
+    assert api.get("/api/v1/chaos")["Sender"] == {"ErrorCode": 421, "Probability": 0}
 
 
 def test_fault_rules_extension(server, api):
-    api.text(
+    rule = api.json(
         "POST",
         "/api/smtpmock/faults",
-        {"Action": "reply", "Command": "DATA", "Reply": "452 Mailbox full"},
+        {"Action": "reply", "Command": "DATA", "Reply": "452 Mailbox full", "Times": 1},
     )
+    assert rule == {"Rule": "Fault rule: end of data -> 452 Mailbox full (not stored), 1 time.", "Fired": 0}  # fmt: skip
     with pytest.raises(smtplib.SMTPDataError) as failed:
         send(server.port)
     assert failed.value.smtp_code == 452
-    send(server.port)  # times defaults to 1 for DATA, as the keyword's
-    api.text(
+    send(server.port)  # Times 1: fired once
+    api.json(
         "POST",
         "/api/smtpmock/faults",
         {"Action": "reply", "Command": "RCPT", "Address": "bob@", "Reply": "550 No"},
     )
+    with pytest.raises(smtplib.SMTPRecipientsRefused):
+        send(server.port, recipients=["bob@example.com"])
+    assert api.get("/api/smtpmock/faults") == [
+        {
+            "Rule": "Fault rule: RCPT for addresses matching 'bob@' -> 550 No, "
+            "until cleared.",
+            "Fired": 1,
+        }
+    ]
     api.text("DELETE", "/api/smtpmock/faults")
     send(server.port, recipients=["bob@example.com"])
     assert len(server.messages) == 2
@@ -375,6 +407,14 @@ def test_fault_rules_extension(server, api):
         status=400,
     )
     assert "Invalid SMTP reply" in error["Error"]
+
+
+def test_verification_code_extension(server, api):
+    send(server.port, compose("Your sign-in code", "Your verification code is 482913."))
+    answer = api.get("/api/smtpmock/message/latest/verification-code")
+    assert answer == {"ID": "1", "Code": "482913"}
+    send(server.port, compose("Hello", "No code in here."))
+    assert api.get("/api/smtpmock/message/2/verification-code")["Code"] is None
 
 
 class _Pages(http.server.BaseHTTPRequestHandler):

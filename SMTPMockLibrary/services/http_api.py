@@ -6,6 +6,7 @@ JSON shape; a request it cannot serve gets a status and ``{"Error": "..."}``.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import time
@@ -15,9 +16,9 @@ from urllib.parse import quote
 
 from aiohttp import web
 
+from ..linkcheck import check_links
 from ..version import __version__
-from .http_faults import Chaos, FaultRequestError, add_fault
-from .http_linkcheck import check_links
+from .http_faults import Chaos, FaultRequestError, add_fault, rules_json
 from .http_mailpit import (
     MailStore,
     MessageView,
@@ -123,6 +124,7 @@ class MailpitAPI:
             web.get(
                 "/api/smtpmock/message/{id}/verification-code", self.verification_code
             ),
+            web.get("/api/smtpmock/faults", self.get_faults),
             web.post("/api/smtpmock/faults", self.add_fault),
             web.delete("/api/smtpmock/faults", self.clear_faults),
         ]
@@ -253,9 +255,24 @@ class MailpitAPI:
         )
 
     async def link_check(self, request: web.Request) -> web.Response:
+        """Mailpit's link check, done by SMTPMockLibrary.linkcheck.
+
+        Redirects are always followed (``follow`` is accepted and ignored):
+        the status shown is the final one.
+        """
         view = self._message(request)
-        follow = request.query.get("follow") in ("true", "1")
-        return web.json_response(await check_links(view.message.links, follow))
+        results = await asyncio.to_thread(check_links, view.message.links)
+        links = [
+            {
+                "URL": result.link,
+                "StatusCode": result.status or 0,
+                "Status": result.error or result.reason,
+            }
+            for result in results
+            if result.skipped is None
+        ]
+        errors = sum(1 for r in results if not r.ok)
+        return web.json_response({"Errors": errors, "Links": links})
 
     async def view_html(self, request: web.Request) -> web.Response:
         view = self._message(request)
@@ -377,12 +394,15 @@ class MailpitAPI:
         except FaultRequestError as error:
             raise APIError(400, str(error)) from None
 
+    async def get_faults(self, request: web.Request) -> web.Response:
+        return web.json_response(rules_json(self.server.faults))
+
     async def add_fault(self, request: web.Request) -> web.Response:
         try:
-            add_fault(self.server.faults, await _json(request))
+            rule = add_fault(self.server.faults, await _json(request))
         except FaultRequestError as error:
             raise APIError(400, str(error)) from None
-        return _ok()
+        return web.json_response({"Rule": rule.summary(), "Fired": rule.fired})
 
     async def clear_faults(self, request: web.Request) -> web.Response:
         self.server.faults.clear()
@@ -390,10 +410,8 @@ class MailpitAPI:
 
     async def verification_code(self, request: web.Request) -> web.Response:
         view = self._message(request)
-        find_code = getattr(view.message, "verification_code", None)
-        if find_code is None:
-            raise APIError(501, "This version has no verification code finder.")
-        return web.json_response({"ID": view.id, "Code": find_code()})
+        code = view.message.verification_code(request.query.get("pattern") or None)
+        return web.json_response({"ID": view.id, "Code": code})
 
 
 def _ok() -> web.Response:
