@@ -45,6 +45,10 @@ _POLICY = email.policy.default
 _HEADER_PARSER = Parser(policy=_POLICY)
 # A line starting with "--", and its boundary text without "--" and blanks.
 _CANDIDATE = re.compile(r"(?<![^\r\n])--(?P<rest>[^\r\n]*)(?P<eol>\r\n|\r|\n|\Z)")
+# The same without the look-behind, several times faster: right unless a line
+# ends with a lone \r, which "^" does not see as a line end.
+_CANDIDATE_AFTER_LF = re.compile(r"^--(?P<rest>[^\r\n]*)(?P<eol>\r\n|\r|\n|\Z)", re.M)
+_LONE_CR = re.compile(r"\r(?!\n)")
 _HEADER_BLOCK = re.compile(
     r"(?:(?:From |[\x21-\x39\x3b-\x7e]*:|[\t ])[^\r\n]*(?:\r\n|\r|\n|\Z))*"
 )
@@ -380,7 +384,8 @@ class _LineIndex:
         self.text = text
         self.starts: dict[str, list[int]] = {}
         starts = self.starts
-        for match in _CANDIDATE.finditer(text):
+        lone_cr = "\r" in text and _LONE_CR.search(text) is not None
+        for match in (_CANDIDATE if lone_cr else _CANDIDATE_AFTER_LF).finditer(text):
             key = match["rest"].rstrip(" \t")
             found = starts.get(key)
             if found is None:
@@ -489,9 +494,11 @@ def _cheap_facts(part: Part, values: dict[str, list[str]]) -> None:
     if disposition is not None:
         main, params = cheap_parameters(disposition)
         part.disposition = main.lower() or None
-        part.filename = params.get("filename") or None
-    if part.filename is None and name:
+        part.filename = params.get("filename")
+    if part.filename is None and name is not None:
         part.filename = name
+    if part.filename is not None:
+        part.filename = part.filename.strip()  # as Message.get_filename()
     content_id = first("content-id")
     part.content_id = unfold(content_id) if content_id is not None else None
     part.transfer_encoding = unfold(first("content-transfer-encoding") or "").lower()

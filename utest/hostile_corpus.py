@@ -150,12 +150,15 @@ def giant_parameters(
     count: int = 20_000, recipient: str = "params@example.com"
 ) -> bytes:
     """A part whose file name is an RFC 2231 continuation of ``count`` pieces."""
-    pieces = "".join(f";\r\n filename*{i}*=utf-8''%C3%A9{i}" for i in range(count))
+    pieces = ";\r\n filename*0*=utf-8''%C3%A90" + "".join(
+        f";\r\n filename*{i}*=%C3%A9{i}" for i in range(1, count)
+    )
     return (
         _head("Giant parameters", recipient)
         + b'Content-Type: multipart/mixed; boundary="G"\r\n\r\n'
         + b"--G\r\nContent-Type: text/plain\r\n\r\ntext\r\n--G\r\n"
-        + f"Content-Type: application/pdf\r\nContent-Disposition: attachment{pieces}"
+        + b"Content-Type: application/pdf\r\nContent-Transfer-Encoding: base64\r\n"
+        + f"Content-Disposition: attachment{pieces}"
         "\r\n\r\nJVBERg==\r\n--G--\r\n".encode()
     )
 
@@ -292,6 +295,15 @@ ISSUE_SCALE = {
     "long_url": 1_000_000,
     "many_links": 30_000,
 }
+
+
+def sized(name: str, size: int, recipient: str | None = None) -> bytes:
+    """The shape ``name`` scaled to about ``size`` bytes (at least its smallest)."""
+    make = CORPUS[name]
+    probe_scale = max(1, ISSUE_SCALE[name] // 20)
+    probe = len(make(probe_scale))
+    scale = max(1, int(probe_scale * size / probe))
+    return make(scale) if recipient is None else make(scale, recipient)
 
 
 def _b64(text: str) -> str:
