@@ -7,7 +7,7 @@ from robot.api import logger
 from robotlibcore import keyword
 
 from ..message import ReceivedMessage
-from .base import LibraryComponent
+from .base import LibraryComponent, Secret, plain
 from .server import TLSMode
 
 
@@ -117,3 +117,70 @@ class ServiceKeywords(LibraryComponent):
         | Should Contain    ${flags}    expunged
         """
         return self.server.message_flags(self.message(message), user)
+
+    # The HTTP API and web viewer (Mailpit-compatible).
+
+    @keyword("Start Mock HTTP API")
+    def start_mock_http_api(
+        self,
+        port: int = 0,
+        auth: str | Secret | None = None,
+        host: str = "127.0.0.1",
+    ) -> int:
+        """Serves the current server's mailbox over a Mailpit-compatible HTTP API
+        and a web viewer, and returns the port.
+
+        For applications and tests that already talk to Mailpit (the npm
+        ``mailpit-api`` client, Cypress and Playwright helpers, curl): point
+        them at ``http://127.0.0.1:<port>`` and they keep working. For people,
+        the page at ``/`` lists the messages as they arrive, searches them and
+        shows each one: headers, text, the HTML body in a sandbox where nothing
+        runs and nothing is loaded from elsewhere (remote images only on a
+        click), attachments and the raw source. The service stops with the SMTP
+        server; starting it again replaces it. Needs the ``http`` extra
+        (``pip install robotframework-smtpmocklibrary[http]``).
+
+        - *Mailpit's API v1*: ``/api/v1/messages`` (``start``, ``limit``; ``PUT``
+          read/unread, ``DELETE``), ``/api/v1/search?query=`` (``to:``,
+          ``from:``, ``cc:``, ``subject:``, ``tag:``, ``is:unread``,
+          ``has:attachment``, ``before:``, ``larger:``, quoted phrases, plain
+          words, ``-`` to negate), ``/api/v1/message/{ID}`` (``ID`` may be
+          ``latest``) with ``/headers``, ``/raw``, ``/part/{PartID}`` and
+          ``/link-check``, ``/view/{ID}.html``, ``.txt`` and ``.raw``,
+          ``/api/v1/send``, ``/api/v1/tags`` (first taken from ``X-Tags``),
+          ``/api/v1/chaos``, ``/api/v1/info`` and the ``/api/events`` WebSocket.
+        - *IDs* are the messages' numbers as strings (``"1"``, ``"2"``): they
+          never change and never come back after a reset.
+        - *Deleting* some messages over HTTP hides them from the API and the
+          viewer only; the mailbox keywords still see them. Deleting all
+          empties the mailbox, as a reset does.
+        - *Chaos* triggers become fault rules: probability 100 fails every
+          time, anything less fails at random but the same way on every run.
+        - *Beyond Mailpit*: ``/api/smtpmock/faults`` (``GET`` lists the fault
+          rules, ``POST`` adds one, ``DELETE`` clears them) and
+          ``/api/smtpmock/message/{ID}/verification-code``.
+        - ``auth``: ``user:password`` (or a ``Secret``) makes every page and
+          endpoint require HTTP Basic authentication. The password is never
+          logged. Without it, anyone who can reach the port can read every
+          message.
+        - ``host``: the address to bind, ``127.0.0.1`` (this machine only)
+          unless told otherwise.
+        - A bad request (an unknown ID, a bad query, a huge ``limit``, a wrong
+          method) gets its HTTP status and ``{"Error": "..."}``.
+
+        | ${port} =    Start Mock HTTP API
+        | ${result} =    Run Process    curl    --silent    http://127.0.0.1:${port}/api/v1/search?query\\=subject:Invoice
+        | ${found} =    Evaluate    json.loads($result.stdout)
+        | Should Be Equal    ${found}[messages][0][Subject]    Invoice 1001
+        | ${result} =    Run Process    curl    --silent    http://127.0.0.1:${port}/api/v1/messages
+        | Received Message Count Should Be    ${{ json.loads($result.stdout)['total'] }}
+        | ${port} =    Start Mock HTTP API    auth=tester:s3cret
+        """
+        server = self.server
+        bound = server.start_http(port, host=host, auth=plain(auth))
+        shown = f"[{host}]" if ":" in host else host
+        logger.info(
+            f"Mock HTTP API and web viewer at http://{shown}:{bound}/"
+            + (" (HTTP Basic authentication required)." if auth else ".")
+        )
+        return bound
