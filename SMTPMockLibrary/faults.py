@@ -19,7 +19,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from robot.utils import secs_to_timestr
 
@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from .inbox import Inboxes
 
 END_OF_DATA = "END OF DATA"
-COMMANDS = (
+Command = Literal[
     "EHLO",
     "HELO",
     "AUTH",
@@ -39,12 +39,13 @@ COMMANDS = (
     "MAIL",
     "RCPT",
     "DATA",
-    END_OF_DATA,
+    "END OF DATA",
     "RSET",
     "NOOP",
     "VRFY",
     "QUIT",
-)
+]
+COMMANDS: tuple[str, ...] = get_args(Command)
 _COMMAND_ALIASES = {
     "ENDOFDATA": END_OF_DATA,
     "DATAEND": END_OF_DATA,
@@ -56,7 +57,8 @@ _COMMAND_ALIASES = {
 }
 _REPLY = re.compile(r"^[2-5]\d\d(?:[ -].*)?$")
 CONDITIONS = ("sender", "recipient", "header", "auth_user", "peer", "inbox")
-RATE_KEYS = ("sender", "peer", "recipient", "all")
+RateKey = Literal["all", "sender", "peer", "recipient"]
+RATE_KEYS: tuple[str, ...] = get_args(RateKey)
 _RATE = re.compile(r"^\s*([\d.]+)\s*([kKmM]?)i?[bB]?(?:/s(?:ec)?)?\s*$")
 
 

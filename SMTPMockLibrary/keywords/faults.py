@@ -3,34 +3,15 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Literal
 
 from robot.api import logger
 from robotlibcore import keyword
 
 from ..errors import ConfigurationError
-from ..faults import FaultRule
+from ..faults import Command, FaultRule, RateKey
 from ..mailbox import Rejection
 from ..report import rejections_text, transcript_html
 from .base import LibraryComponent
-
-Command = Literal[
-    "EHLO",
-    "HELO",
-    "AUTH",
-    "STARTTLS",
-    "MAIL",
-    "RCPT",
-    "DATA",
-    "END OF DATA",
-    "RSET",
-    "NOOP",
-    "VRFY",
-    "QUIT",
-]
-
-
-RateKey = Literal["all", "sender", "peer", "recipient"]
 
 
 def rule_options(conditions: dict[str, str]) -> dict[str, object]:
