@@ -631,3 +631,49 @@ def test_inline_parts_are_listed_as_inline(server, api):
         ("p.png", "pic@x")
     ]
     assert api.get("/api/v1/search?query=has:inline")["messages_count"] == 1
+
+
+def _nested(depth: int) -> bytes:
+    head = b"From: a@example.com\r\nTo: b@example.com\r\nSubject: deep\r\n"
+    parts = b"".join(
+        b'Content-Type: multipart/mixed; boundary="b%d"\r\n\r\n--b%d\r\n' % (i, i)
+        for i in range(depth)
+    )
+    ends = b"".join(b"\r\n--b%d--\r\n" % i for i in reversed(range(depth)))
+    return head + parts + b"Content-Type: text/plain\r\n\r\ninnermost" + ends
+
+
+MALFORMED = {
+    "undecodable header bytes": b"From: \xff\xfe <x@\xff.com>\r\nSubject: caf\xe9 \xff\r\n"
+    b"To: b@example.com\r\n\r\nbody \xff\r\n",
+    "no headers": b"\r\njust a body\r\n",
+    "broken boundary": b"Subject: parts\r\nContent-Type: multipart/mixed; "
+    b'boundary="nope"\r\n\r\n--other\r\nContent-Type: text/html\r\n\r\n<b>x\r\n',
+    "bad date and addresses": b'Date: yesterday-ish\r\nTo: ,,,<<>>, "\r\n'
+    b"From: <>\r\nSubject: =?utf-8?B?!!!?=\r\n\r\nx\r\n",
+    "garbage base64 attachment": b"Subject: att\r\nContent-Type: multipart/mixed; "
+    b'boundary="b"\r\n\r\n--b\r\nContent-Type: application/pdf\r\n'
+    b"Content-Transfer-Encoding: base64\r\nContent-Disposition: attachment; "
+    b'filename="x.pdf"\r\n\r\n!!!not base64***\r\n--b--\r\n',
+    "nested 3000 deep": _nested(3000),
+}
+
+
+def test_malformed_mail_never_breaks_the_api(server, api):
+    for raw in MALFORMED.values():
+        server.deliver(raw, "b@example.com")
+    listing = api.get("/api/v1/messages")
+    assert listing["total"] == len(MALFORMED)
+    for summary in listing["messages"]:
+        message_id = summary["ID"]
+        message = api.get(f"/api/v1/message/{message_id}")
+        api.get(f"/api/v1/message/{message_id}/headers")
+        assert api.request("GET", f"/api/v1/message/{message_id}/raw")[0] == 200
+        for path in (f"/view/{message_id}.html", f"/view/{message_id}.txt"):
+            assert api.request("GET", path)[0] in (200, 404), path
+        for part in message["Attachments"] + message["Inline"]:
+            path = f"/api/v1/message/{message_id}/part/{part['PartID']}"
+            assert api.request("GET", path)[0] == 200, path
+    assert api.get("/api/v1/search?query=body")["messages_count"] >= 1
+    assert api.get("/api/v1/search?query=subject:deep")["messages_count"] == 1
+    assert server._services["http"].errors == []

@@ -33,7 +33,8 @@ except ImportError:
 
 from ..message import ReceivedMessage
 from ..server import bind_sockets
-from .http_api import APIError, MailpitAPI
+from .http_api import MailpitAPI
+from .http_requests import APIError
 
 if TYPE_CHECKING:
     from ..server import MockSMTPServer

@@ -7,10 +7,7 @@ JSON shape; a request it cannot serve gets a status and ``{"Error": "..."}``.
 from __future__ import annotations
 
 import asyncio
-import json
-import re
 import time
-from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -18,6 +15,7 @@ from aiohttp import web
 
 from ..linkcheck import check_links
 from ..version import __version__
+from .http_events import Events
 from .http_faults import Chaos, FaultRequestError, add_fault, rules_json
 from .http_mailpit import (
     MailStore,
@@ -29,14 +27,19 @@ from .http_mailpit import (
     stats_json,
     summary_json,
 )
-from .http_search import SearchError, parse_query
+from .http_requests import (
+    APIError,
+    json_body,
+    json_object,
+    ok,
+    paging,
+    parse_search,
+    query_test,
+)
 from .http_send import SendError, build_message
 
 if TYPE_CHECKING:
     from ..server import MockSMTPServer
-
-MAX_PAGE = 10_000
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 # The HTML body of a message, shown alone: nothing runs, nothing is fetched
 # (images only from data: URLs, remote ones only when asked for).
@@ -44,45 +47,6 @@ VIEW_POLICY = (
     "default-src 'none'; style-src 'unsafe-inline'; img-src data:{remote}; "
     "font-src data:; sandbox; frame-ancestors 'self'"
 )
-
-
-class APIError(Exception):
-    """Answered as ``{"Error": message}`` with ``status``."""
-
-    def __init__(self, status: int, message: str):
-        super().__init__(message)
-        self.status = status
-        self.message = message
-
-
-class Events:
-    """Mailpit's ``/api/events`` WebSocket: ``{"Type": ..., "Data": ...}`` to every client."""
-
-    def __init__(self) -> None:
-        self.clients: set[web.WebSocketResponse] = set()
-
-    async def broadcast(self, kind: str, data: Any) -> None:
-        text = json.dumps({"Type": kind, "Data": data})
-        for client in list(self.clients):
-            try:
-                await client.send_str(text)
-            except (ConnectionError, RuntimeError):
-                self.clients.discard(client)
-
-    async def handle(self, request: web.Request) -> web.WebSocketResponse:
-        socket = web.WebSocketResponse(heartbeat=30)
-        await socket.prepare(request)
-        self.clients.add(socket)
-        try:
-            async for _ in socket:  # clients only listen; ignore what they send
-                pass
-        finally:
-            self.clients.discard(socket)
-        return socket
-
-    async def close_all(self) -> None:
-        for client in list(self.clients):
-            await client.close(code=1001, message=b"Server stopping")
 
 
 class MailpitAPI:
@@ -141,13 +105,13 @@ class MailpitAPI:
         return self._page(request, self.store.messages(), None)
 
     async def search(self, request: web.Request) -> web.Response:
-        test = _query(request)
+        test = query_test(request)
         return self._page(request, self.store.search(test), test)
 
     def _page(
         self, request: web.Request, found: list[MessageView], test: Any
     ) -> web.Response:
-        start, limit = _paging(request)
+        start, limit = paging(request)
         everything = self.store.messages() if test else found
         page = found[start : start + limit] if limit else found[start:]
         return web.json_response(
@@ -164,14 +128,14 @@ class MailpitAPI:
         )
 
     async def set_read_status(self, request: web.Request) -> web.Response:
-        body = await _json_object(request)
+        body = await json_object(request)
         ids, search = body.get("IDs") or [], body.get("Search") or ""
         if ids and search:
             raise APIError(
                 400, "You may specify either IDs or a search query, not both"
             )
         if search:
-            views = self.store.search(_parse(search))
+            views = self.store.search(parse_search(search))
         elif ids:
             views = self._known(ids)
         else:
@@ -180,10 +144,10 @@ class MailpitAPI:
         for view in self.store.set_read(views, read):
             await self.events.broadcast("update", {"ID": view.id, "Read": read})
         await self.events.broadcast("stats", stats_json(self.store))
-        return _ok()
+        return ok()
 
     async def delete_messages(self, request: web.Request) -> web.Response:
-        body = await _json_object(request)
+        body = await json_object(request)
         ids = body.get("IDs") or []
         if ids:
             await self._delete(self._known(ids))
@@ -191,12 +155,12 @@ class MailpitAPI:
             self.store.delete_all()
             await self.events.broadcast("truncate", None)
         await self.events.broadcast("stats", stats_json(self.store))
-        return _ok()
+        return ok()
 
     async def delete_search(self, request: web.Request) -> web.Response:
-        await self._delete(self.store.search(_query(request)))
+        await self._delete(self.store.search(query_test(request)))
         await self.events.broadcast("stats", stats_json(self.store))
-        return _ok()
+        return ok()
 
     async def _delete(self, views: list[MessageView]) -> None:
         self.store.delete(views)
@@ -297,28 +261,28 @@ class MailpitAPI:
         return web.json_response(self.store.all_tags())
 
     async def set_tags(self, request: web.Request) -> web.Response:
-        body = await _json_object(request)
+        body = await json_object(request)
         tags = body.get("Tags") or []
         if not isinstance(tags, list):
             raise APIError(400, "Tags must be a list of tag names.")
         for view in self._known(body.get("IDs") or []):
             self.store.set_tags(view, [str(tag) for tag in tags])
             await self.events.broadcast("update", {"ID": view.id, "Tags": view.tags()})
-        return _ok()
+        return ok()
 
     async def rename_tag(self, request: web.Request) -> web.Response:
         old = request.match_info["tag"]
-        new = clean_tags([str((await _json_object(request)).get("Name", ""))])
+        new = clean_tags([str((await json_object(request)).get("Name", ""))])
         if not new:
             raise APIError(400, "Name must be a tag name of at least one character.")
         self._replace_tag(old, new)
         await self.events.broadcast("prune", None)
-        return _ok()
+        return ok()
 
     async def delete_tag(self, request: web.Request) -> web.Response:
         self._replace_tag(request.match_info["tag"], [])
         await self.events.broadcast("prune", None)
-        return _ok()
+        return ok()
 
     def _replace_tag(self, old: str, new: list[str]) -> None:
         for view in self.store.messages():
@@ -330,7 +294,7 @@ class MailpitAPI:
 
     async def send(self, request: web.Request) -> web.Response:
         try:
-            raw, sender, recipients = build_message(await _json(request))
+            raw, sender, recipients = build_message(await json_body(request))
         except SendError as error:
             raise APIError(400, str(error)) from None
         message = self.server.deliver(raw, recipients, sender)
@@ -390,7 +354,7 @@ class MailpitAPI:
 
     async def set_chaos(self, request: web.Request) -> web.Response:
         try:
-            return web.json_response(self.chaos.set(await _json(request)))
+            return web.json_response(self.chaos.set(await json_body(request)))
         except FaultRequestError as error:
             raise APIError(400, str(error)) from None
 
@@ -399,75 +363,16 @@ class MailpitAPI:
 
     async def add_fault(self, request: web.Request) -> web.Response:
         try:
-            rule = add_fault(self.server.faults, await _json(request))
+            rule = add_fault(self.server.faults, await json_body(request))
         except FaultRequestError as error:
             raise APIError(400, str(error)) from None
         return web.json_response({"Rule": rule.summary(), "Fired": rule.fired})
 
     async def clear_faults(self, request: web.Request) -> web.Response:
         self.server.faults.clear()
-        return _ok()
+        return ok()
 
     async def verification_code(self, request: web.Request) -> web.Response:
         view = self._message(request)
         code = view.message.verification_code(request.query.get("pattern") or None)
         return web.json_response({"ID": view.id, "Code": code})
-
-
-def _ok() -> web.Response:
-    return web.Response(text="ok")
-
-
-def _paging(request: web.Request) -> tuple[int, int]:
-    return (
-        _whole_number(request, "start", 0, None),
-        _whole_number(request, "limit", 50, MAX_PAGE),
-    )
-
-
-def _whole_number(
-    request: web.Request, name: str, default: int, most: int | None
-) -> int:
-    value = request.query.get(name, "")
-    if value == "":
-        return default
-    if not re.fullmatch(r"\d{1,9}", value) or (most is not None and int(value) > most):
-        upper = f" to {most}" if most is not None else " or more"
-        raise APIError(
-            400,
-            f"Parameter '{name}' must be a whole number from 0{upper}, got '{value}'.",
-        )
-    return int(value)
-
-
-def _query(request: web.Request) -> Any:
-    query = request.query.get("query", "").strip()
-    if not query:
-        raise APIError(400, "Error: no search query")
-    return _parse(query)
-
-
-def _parse(query: str) -> Any:
-    try:
-        return parse_query(query)
-    except SearchError as error:
-        raise APIError(400, str(error)) from None
-
-
-async def _json(request: web.Request) -> Any:
-    body = await request.read()
-    if not body.strip():
-        return None
-    try:
-        return json.loads(body)
-    except ValueError as error:
-        raise APIError(400, f"The request body is not valid JSON: {error}.") from None
-
-
-async def _json_object(request: web.Request) -> dict:
-    body = await _json(request)
-    if body is None:
-        return {}
-    if not isinstance(body, dict):
-        raise APIError(400, "The request body must be a JSON object.")
-    return body

@@ -323,15 +323,24 @@ class _TextCollector(HTMLParser):
             self.text.append(data.strip())
 
 
-def _leaves(part: Message, path: str) -> Iterator[tuple[str, Message]]:
-    """Leaf parts with their MIME part IDs; an attached message is one leaf."""
-    payload = part.get_payload()
-    if part.is_multipart() and isinstance(payload, list) and not _is_rfc822(part):
-        for number, child in enumerate(payload, start=1):
-            if isinstance(child, Message):
-                yield from _leaves(child, f"{path}.{number}" if path else str(number))
-    else:
-        yield path or "1", part
+def _leaves(message: Message, path: str) -> Iterator[tuple[str, Message]]:
+    """Leaf parts with their MIME part IDs; an attached message is one leaf.
+
+    Walked with a stack, not recursion: hostile mail nests parts thousands deep.
+    """
+    stack = [(path, message)]
+    while stack:
+        part_path, part = stack.pop()
+        payload = part.get_payload()
+        if part.is_multipart() and isinstance(payload, list) and not _is_rfc822(part):
+            children = [
+                (f"{part_path}.{n}" if part_path else str(n), child)
+                for n, child in enumerate(payload, start=1)
+                if isinstance(child, Message)
+            ]
+            stack.extend(reversed(children))
+        else:
+            yield part_path or "1", part
 
 
 def _is_rfc822(part: Message) -> bool:
