@@ -190,3 +190,34 @@ def test_curl_needs_the_password_when_auth_is_set(smtpmock_with_auth):
     assert status == 200 and body["total"] == 0  # type: ignore[index]
     page = curl("-u", "tester:pa:ss", "--fail", f"{smtpmock_with_auth.url}/")
     assert b'<ul id="messages">' in page.stdout
+
+
+def test_smtpmock_prints_the_viewer_address():
+    with subprocess.Popen(
+        [sys.executable, "-m", "SMTPMockLibrary", "--port", "0", "--http", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as process:
+        assert process.stdout is not None
+        lines = [process.stdout.readline(), process.stdout.readline()]
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=15)
+    address = lines[1].removeprefix("HTTP API and web viewer: ").strip()
+    assert address.startswith("http://127.0.0.1:"), lines
+
+
+def test_smtpmock_without_the_extra_says_which_to_install():
+    code = (
+        "import sys; sys.modules['aiohttp'] = None\n"
+        "from SMTPMockLibrary.cli import main\n"
+        "sys.exit(main(['--port', '0', '--http', '0']))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 2
+    assert result.stderr == (
+        "smtpmock: The HTTP API needs aiohttp: "
+        "pip install robotframework-smtpmocklibrary[http]\n"
+    )
