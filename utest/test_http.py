@@ -24,6 +24,7 @@ from helpers import compose, send
 
 from SMTPMockLibrary import MockSMTPServer
 from SMTPMockLibrary.errors import ConfigurationError, ServerError
+from SMTPMockLibrary.version import __version__
 
 
 class Client:
@@ -456,6 +457,7 @@ def test_info_and_webui(server, api):
     assert info["RuntimeStats"]["SMTPAccepted"] == 3
     assert info["Version"].startswith("smtpmock ")
     assert api.get("/api/v1/webui")["ChaosEnabled"] is True
+    assert api.text("GET", "/livez") == api.text("GET", "/readyz") == "ok"
 
 
 def test_events_websocket_announces_new_mail(server):
@@ -472,7 +474,8 @@ def test_events_websocket_announces_new_mail(server):
     new, stats = asyncio.run(listen())
     assert new["Type"] == "new"
     assert new["Data"]["ID"] == "1" and new["Data"]["Subject"] == "Live"
-    assert stats == {"Type": "stats", "Data": {"Total": 1, "Unread": 1}}
+    assert stats["Type"] == "stats"
+    assert stats["Data"] == {"Total": 1, "Unread": 1, "Version": f"smtpmock {__version__}"}
 
 
 @pytest.mark.parametrize(

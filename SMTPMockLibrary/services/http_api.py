@@ -84,6 +84,8 @@ class MailpitAPI:
             web.get("/view/{id}.txt", self.view_text),
             web.get("/view/{id}.raw", self.get_raw),
             web.get("/api/events", self.events.handle),
+            web.get("/livez", self.alive),
+            web.get("/readyz", self.alive),
             # Extensions beyond Mailpit.
             web.get(
                 "/api/smtpmock/message/{id}/verification-code", self.verification_code
@@ -299,6 +301,10 @@ class MailpitAPI:
             raise APIError(400, str(error)) from None
         message = self.server.deliver(raw, recipients, sender)
         return web.json_response({"ID": str(message.sequence)})
+
+    async def alive(self, request: web.Request) -> web.Response:
+        """Mailpit's health checks, for container orchestrators."""
+        return web.Response(text="ok")
 
     async def info(self, request: web.Request) -> web.Response:
         messages = self.store.messages()

@@ -30,6 +30,7 @@ from ..message import Attachment, ReceivedMessage
 # ones, so it reuses those two rules rather than keeping a copy of them.
 from ..message import _attachment as attachment_of
 from ..message import _is_attachment as is_attachment
+from ..version import __version__
 from .http_search import Test, clean
 
 SNIPPET_LENGTH = 250
@@ -281,8 +282,13 @@ def canonical_header_name(name: str) -> str:
 
 
 def stats_json(store: MailStore) -> dict:
+    """The ``stats`` event of ``/api/events``."""
     messages = store.messages()
-    return {"Total": len(messages), "Unread": store.unread_count(messages)}
+    return {
+        "Total": len(messages),
+        "Unread": store.unread_count(messages),
+        "Version": f"smtpmock {__version__}",
+    }
 
 
 def snippet(message: ReceivedMessage) -> str:
