@@ -1032,7 +1032,7 @@ class SessionFactory:
         )
         self._shared: dict[str, Any] = {}
         self._copied: dict[str, Any] = {}
-        self._rebound: dict[str, Any] = {}
+        self._rebound: dict[str, Callable[[object], Any]] = {}
         for name, value in vars(prototype).items():
             if name in connection_state:
                 continue
@@ -1042,12 +1042,14 @@ class SessionFactory:
                 and all(_bound_to(v, prototype) for v in value.values())
             ):  # _smtp_methods: bound on use
                 names = {key: v.__func__.__name__ for key, v in value.items()}
-                self._rebound[name] = _MethodTable(prototype, names)
+                self._rebound[name] = _rebinder(
+                    _MethodTable(prototype, names), prototype
+                )
             elif _bound_to(value, prototype) or (
                 isinstance(value, dict)
                 and any(_bound_to(_method_of(v), prototype) for v in value.values())
             ):
-                self._rebound[name] = value
+                self._rebound[name] = _rebinder(value, prototype)
             elif isinstance(value, (dict, list, set)):
                 self._copied[name] = value
             else:
@@ -1060,8 +1062,8 @@ class SessionFactory:
         attributes.update(self._shared)
         for name, value in self._copied.items():
             attributes[name] = value.copy()
-        for name, value in self._rebound.items():
-            attributes[name] = _rebind(value, session)
+        for name, rebind in self._rebound.items():
+            attributes[name] = rebind(session)
         MockSMTP.command_size_limits.clear()  # as every SMTP.__init__ does
         session._init_fast_path()
         return session
@@ -1094,16 +1096,22 @@ def _bound_to(value: Any, owner: object) -> bool:
     return getattr(value, "__self__", None) is owner
 
 
-def _rebind(value: Any, owner: object) -> Any:
+def _rebinder(value: Any, prototype: object) -> Callable[[object], Any]:
+    """A function giving ``value`` as it is for another session: methods of
+    the prototype bound to that session instead."""
     if isinstance(value, _MethodTable):
-        return _MethodTable(owner, value._names)
+        names = value._names
+        return lambda owner: _MethodTable(owner, names)
     if isinstance(value, dict):
-        return {key: _rebind(item, owner) for key, item in value.items()}
-    if isinstance(value, tuple) and value and hasattr(value[0], "__self__"):
-        return type(value)(_rebind(value[0], owner), *value[1:])
-    if isinstance(getattr(value, "__self__", None), MockSMTP):
-        return getattr(owner, value.__func__.__name__)
-    return value
+        parts = [(key, _rebinder(item, prototype)) for key, item in value.items()]
+        return lambda owner: {key: make(owner) for key, make in parts}
+    if isinstance(value, tuple) and value and _bound_to(value[0], prototype):
+        kind, name, rest = type(value), value[0].__func__.__name__, value[1:]
+        return lambda owner: kind(getattr(owner, name), *rest)
+    if _bound_to(value, prototype):
+        method_name = value.__func__.__name__
+        return lambda owner: getattr(owner, method_name)
+    return lambda owner: value
 
 
 async def _missing() -> Any:

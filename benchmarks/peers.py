@@ -149,6 +149,7 @@ class Server:
     """A server process under test: start, count, reset, memory, stop."""
 
     stores = True
+    greeting_delay = False  # a fixed wait before each greeting (Node's smtp-server)
 
     def __init__(self, name: str, command: list[str]):
         self.name, self.command = name, command

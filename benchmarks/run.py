@@ -41,17 +41,22 @@ LINE = b"x" * 76  # an ordinary body line, as mail clients wrap them
 
 
 def write_message(path: Path, size: int, subject: str = "load") -> int:
-    """A message of ``size`` bytes as stored (CRLF line ends) in 76-character
-    lines, written with LF ends for smtp-source -F. Returns the stored size."""
+    """A message of ``size`` bytes as stored (CRLF line ends), its body in lines
+    of 76 characters, written with LF ends for smtp-source -F. Returns the
+    stored size."""
     header = f"From: load@example.com\nTo: sink@example.com\nSubject: {subject}\n\n"
-    body_lines = max(1, (size - len(header) - header.count("\n")) // (len(LINE) + 2))
+    # Stored with CRLF ends, and smtp-source adds an empty line at the end.
+    left = size - len(header) - header.count("\n") - 2
+    full_lines, rest = divmod(left, len(LINE) + 2)
     with path.open("wb") as file:
         file.write(header.encode())
         chunk = (LINE + b"\n") * 1000
-        for _ in range(body_lines // 1000):
+        for _ in range(full_lines // 1000):
             file.write(chunk)
-        file.write((LINE + b"\n") * (body_lines % 1000))
-    return len(header) + header.count("\n") + body_lines * (len(LINE) + 2)
+        file.write((LINE + b"\n") * (full_lines % 1000))
+        if rest >= 3:
+            file.write(b"y" * (rest - 2) + b"\n")
+    return size if rest >= 3 or rest == 0 else size - rest
 
 
 @dataclass
@@ -88,23 +93,31 @@ class Run:
 def throughput(run: Run, servers: list[Server], message_file: Path) -> dict:
     """Median msg/s per server and mode, rounds interleaved (A B C .. A B C)."""
     sizes = {
-        "persistent": 6000 if run.quick else 30000,
+        "persistent": 10000 if run.quick else 30000,
         "per-message": 2000 if run.quick else 8000,
     }
     samples: dict[tuple[str, str], list[float]] = {}
+
+    def count_for(server: Server, mode: str) -> int:
+        if mode == "per-message" and server.greeting_delay:
+            return 320 if run.quick else 800  # ~80 msg/s: keep the run short
+        return sizes[mode]
+
     for server in servers:
         server.start()
-        for mode, count in sizes.items():  # warm-up (JIT, caches, allocator)
-            load(run, server, mode, count // 3, message_file)
+        for mode in sizes:  # warm-up (JIT, caches, allocator)
+            load(run, server, mode, count_for(server, mode) // 3, message_file, False)
     try:
         for round_number in range(run.rounds):
             order = (
                 servers[round_number % len(servers) :]
                 + servers[: round_number % len(servers)]
             )
-            for mode, count in sizes.items():
+            for mode in sizes:
                 for server in order:
-                    rate = load(run, server, mode, count, message_file)
+                    rate = load(
+                        run, server, mode, count_for(server, mode), message_file
+                    )
                     samples.setdefault((server.name, mode), []).append(rate)
             print(f"# round {round_number + 1}/{run.rounds} done", flush=True)
     finally:
@@ -113,10 +126,22 @@ def throughput(run: Run, servers: list[Server], message_file: Path) -> dict:
     return {key: statistics.median(values) for key, values in samples.items()}
 
 
-def load(run: Run, server: Server, mode: str, count: int, message_file: Path) -> float:
+def load(
+    run: Run,
+    server: Server,
+    mode: str,
+    count: int,
+    message_file: Path,
+    timed: bool = True,
+) -> float:
     server.reset()
     rate = smtp_source(
-        run.source, server.port, count, message_file, persistent=mode == "persistent"
+        run.source,
+        server.port,
+        count,
+        message_file,
+        persistent=mode == "persistent",
+        timed=timed,
     )
     stored = server.count()
     if stored is not None and stored != count:
@@ -325,7 +350,11 @@ def load_conditions() -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="a short smoke run")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="a short smoke run: fails only if something is lost or breaks",
+    )
     parser.add_argument(
         "--rounds", type=int, help="interleaved rounds (default 7, quick 2)"
     )
@@ -366,6 +395,7 @@ def main() -> int:
         nodejs = Server(
             "nodemailer smtp-server (Node), warmed up", [node, str(serve_js)]
         )
+        nodejs.greeting_delay = True  # it waits 100 ms for early talkers
         sink = Sink(run.sink)
         servers += [bare, nodejs, sink]
         rates = throughput(run, servers, small_file)
@@ -473,6 +503,10 @@ def main() -> int:
     print("| target | measured | required | result |\n|---|---|---|---|")
     for target in run.targets:
         print(target.row())
+    if run.quick:
+        # A smoke run (CI): the benchmark works and nothing is lost. Its few
+        # rounds on a shared machine are no basis for the speed targets.
+        return 1 if run.lost else 0
     return 0 if all(t.passed for t in run.targets) else 1
 
 

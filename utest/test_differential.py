@@ -61,8 +61,10 @@ def converse(server: MockSMTPServer, pieces: list[bytes]) -> tuple[bytes, bool]:
             received += chunk
 
 
-def outcome(server: MockSMTPServer, pieces: list[bytes]) -> dict:
+def outcome(server: MockSMTPServer, pieces: list[bytes], faults=None) -> dict:
     server.reset()
+    if faults:
+        faults(server)
     replies, reset = converse(server, pieces)
     # The server stores a message before it answers 250, and records the
     # transcript before it writes: everything is there once the socket closed.
@@ -88,13 +90,13 @@ def outcome(server: MockSMTPServer, pieces: list[bytes]) -> dict:
     }
 
 
-def assert_same(servers, stream: bytes, cuts: list[int] | None = None) -> None:
+def assert_same(servers, stream: bytes, cuts: list[int] | None = None, faults=None):
     stream += ENDING
     points = sorted({0, *(c % (len(stream) + 1) for c in cuts or []), len(stream)})
     pieces = [stream[a:b] for a, b in itertools.pairwise(points) if b > a]
     fast, reference = servers
-    expected = outcome(reference, pieces)
-    got = outcome(fast, pieces)
+    expected = outcome(reference, pieces, faults)
+    got = outcome(fast, pieces, faults)
     resets = [expected.pop("reset"), got.pop("reset")]
     if any(resets):
         # What the server sent is in the transcript, compared below; on the
@@ -289,3 +291,27 @@ def test_sessions_from_the_factory_equal_those_aiosmtpd_builds():
         assert made._reader is not built._reader if hasattr(built, "_reader") else True
     finally:
         loop.close()
+
+
+FAULTS = {
+    "slow MAIL, refused recipient, refused message": lambda server: (
+        server.delay_reply("MAIL", 0.02),
+        server.reply_to_recipient("bad@", "550 5.1.1 No such user"),
+        server.reply_to_data("451 4.3.0 Try later", times=1),
+    ),
+    "recipient limit": lambda server: server.limit_recipients(1),
+    "dropped at the end of data": lambda server: server.disconnect_on(
+        "END OF DATA", times=1
+    ),
+}
+FAULT_STREAM = (
+    b"EHLO x\r\nMAIL FROM:<a@example.com>\r\nRCPT TO:<bad@example.com>\r\n"
+    b"RCPT TO:<b@example.com>\r\nRCPT TO:<c@example.com>\r\nDATA\r\nx\r\n.\r\n"
+    b"MAIL FROM:<a@example.com>\r\nRCPT TO:<b@example.com>\r\nDATA\r\ny\r\n.\r\n"
+)
+
+
+@pytest.mark.parametrize("name", list(FAULTS))
+def test_fault_rules_act_the_same_on_both_paths(servers, name):
+    assert_same(servers, FAULT_STREAM, faults=FAULTS[name])
+    assert_same(servers, FAULT_STREAM, [40, 90, 140], faults=FAULTS[name])
