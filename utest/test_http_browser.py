@@ -94,7 +94,8 @@ def hostile_message(tracker: str) -> EmailMessage:
     return message
 
 
-def test_viewer_in_headless_chromium(tracker, tmp_path, capsys):
+@pytest.mark.parametrize("auth", [None, "viewer:s3cret"], ids=["open", "basic-auth"])
+def test_viewer_in_headless_chromium(tracker, tmp_path, capsys, auth):
     node = shutil.which("node")
     assert node, "Node.js is needed: .ci/run installs it (Debian nodejs)"
     assert Path(CHROMIUM).exists(), (
@@ -104,13 +105,19 @@ def test_viewer_in_headless_chromium(tracker, tmp_path, capsys):
         "Run `npm ci` in utest/http_clients (.ci/run does)"
     )
     with MockSMTPServer() as server:
-        port = server.start_http()
+        port = server.start_http(auth=auth)
         send(server.port, compose("Welcome", "Hello there"))
         send(server.port, hostile_message(tracker.url))
         hostile_id = str(server.messages[-1].sequence)
         steps = []
         with subprocess.Popen(
-            [node, "viewer_check.mjs", f"http://127.0.0.1:{port}", hostile_id],
+            [
+                node,
+                "viewer_check.mjs",
+                f"http://127.0.0.1:{port}",
+                hostile_id,
+                *([auth] if auth else []),
+            ],
             cwd=CLIENTS,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,

@@ -7,7 +7,10 @@
 //   - every text has a contrast of at least 4.5:1 against its background,
 //     measured from computed colours.
 //
-//   node viewer_check.mjs BASE_URL HOSTILE_ID
+//   node viewer_check.mjs BASE_URL HOSTILE_ID [USER:PASSWORD]
+//
+// With USER:PASSWORD the browser logs in with HTTP Basic authentication, as a
+// person would at the browser's prompt (live updates included).
 //
 // Prints one JSON line per step. On {"step":"send-new"} the Python test sends a
 // message with the subject "Live <theme>" and answers by writing a line to stdin.
@@ -15,7 +18,10 @@ import assert from "node:assert/strict";
 import { createInterface } from "node:readline";
 import { chromium } from "playwright-core";
 
-const [base, hostileId] = process.argv.slice(2);
+const [base, hostileId, credentials] = process.argv.slice(2);
+const httpCredentials = credentials
+  ? { username: credentials.split(":")[0], password: credentials.split(":").slice(1).join(":") }
+  : undefined;
 const origin = new URL(base).origin;
 const print = (step, data = {}) => console.log(JSON.stringify({ step, ...data }));
 const lines = createInterface({ input: process.stdin });
@@ -30,7 +36,9 @@ const browser = await chromium.launch({
 
 try {
   for (const theme of ["light", "dark"]) {
-    const context = await browser.newContext({ colorScheme: theme, viewport: { width: 1200, height: 900 } });
+    const context = await browser.newContext({
+      colorScheme: theme, viewport: { width: 1200, height: 900 }, httpCredentials,
+    });
     const page = await context.newPage();
     // Chromium reports a request the policy blocks as a request that then
     // failed with "csp": those are counted apart, as stopped before leaving.
