@@ -475,7 +475,11 @@ def test_events_websocket_announces_new_mail(server):
     assert new["Type"] == "new"
     assert new["Data"]["ID"] == "1" and new["Data"]["Subject"] == "Live"
     assert stats["Type"] == "stats"
-    assert stats["Data"] == {"Total": 1, "Unread": 1, "Version": f"smtpmock {__version__}"}
+    assert stats["Data"] == {
+        "Total": 1,
+        "Unread": 1,
+        "Version": f"smtpmock {__version__}",
+    }
 
 
 @pytest.mark.parametrize(
@@ -680,3 +684,28 @@ def test_malformed_mail_never_breaks_the_api(server, api):
     assert api.get("/api/v1/search?query=body")["messages_count"] >= 1
     assert api.get("/api/v1/search?query=subject:deep")["messages_count"] == 1
     assert server._services["http"].errors == []
+
+
+def test_api_under_concurrent_reads_while_mail_arrives(server, api):
+    """Bounded: 4 readers x 40 requests while 60 messages are sent."""
+    failures: list[object] = []
+
+    def read() -> None:
+        for _ in range(40):
+            code, _, content = api.request("GET", "/api/v1/messages?limit=5")
+            if code != 200:
+                failures.append((code, content))
+            code, _, _ = api.request("GET", "/api/v1/search?query=subject:load")
+            if code != 200:
+                failures.append(code)
+
+    readers = [threading.Thread(target=read) for _ in range(4)]
+    for reader in readers:
+        reader.start()
+    for number in range(60):
+        send(server.port, compose(f"load {number}"))
+    for reader in readers:
+        reader.join(60)
+    assert failures == []
+    assert api.get("/api/v1/search?query=subject:load")["messages_count"] == 60
+    assert len(server.messages) == 60

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
 from aiohttp import web
+
+# A client that cannot take an event within this many seconds is dropped, so
+# that one stuck reader never holds up the others.
+SEND_TIMEOUT = 5.0
 
 
 class Events:
@@ -15,12 +20,15 @@ class Events:
         self.clients: set[web.WebSocketResponse] = set()
 
     async def broadcast(self, kind: str, data: Any) -> None:
-        text = json.dumps({"Type": kind, "Data": data})
-        for client in list(self.clients):
-            try:
-                await client.send_str(text)
-            except (ConnectionError, RuntimeError):
-                self.clients.discard(client)
+        if self.clients:
+            text = json.dumps({"Type": kind, "Data": data})
+            await asyncio.gather(*(self._send(c, text) for c in list(self.clients)))
+
+    async def _send(self, client: web.WebSocketResponse, text: str) -> None:
+        try:
+            await asyncio.wait_for(client.send_str(text), SEND_TIMEOUT)
+        except (ConnectionError, RuntimeError, asyncio.TimeoutError):
+            self.clients.discard(client)  # its heartbeat ends the connection
 
     async def handle(self, request: web.Request) -> web.WebSocketResponse:
         socket = web.WebSocketResponse(heartbeat=30)
