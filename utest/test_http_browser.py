@@ -155,7 +155,7 @@ def test_viewer_in_headless_chromium(tracker, tmp_path, capsys, auth):
         # The counter counts: asked for, remote images do leave the page.
         assert by_step["remote-images", theme]["requestsLeaving"] > 0
     assert steps[-1]["step"] == "done"
-    assert any(hit.startswith("/pixel.png") for hit in tracker.hits)
+    assert tracker.hits  # asked for, remote images were fetched
     # Even then only images: no script, style sheet, frame, form or refresh.
     images = {"/pixel.png", "/base/x", "/svg-image.png", "/poster.png", "/bg.png"}
     assert set(tracker.hits) <= images | {"/inline-style.png"}, tracker.hits
