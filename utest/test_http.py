@@ -602,6 +602,20 @@ def test_page_and_data_responses_carry_strict_policies(api):
     assert headers["Content-Security-Policy"].startswith("default-src 'none'; sandbox")
 
 
+def test_an_html_attachment_opened_from_the_api_runs_nothing(server, api):
+    message = compose("Page attached")
+    message.add_attachment(
+        "<script>alert(1)</script>", subtype="html", filename="page.html"
+    )
+    send(server.port, message)
+    part = api.get("/api/v1/message/1")["Attachments"][0]["PartID"]
+    status, headers, content = api.request("GET", f"/api/v1/message/1/part/{part}")
+    assert status == 200 and b"<script>" in content
+    assert headers["Content-Type"].startswith("text/html")
+    assert headers["Content-Security-Policy"].startswith("default-src 'none'; sandbox")
+    assert headers["X-Content-Type-Options"] == "nosniff"
+
+
 def test_missing_extra_is_a_one_line_error_naming_it():
     code = (
         "import sys; sys.modules['aiohttp'] = None\n"
