@@ -13,7 +13,6 @@ its structured parser go through the cheap readers of this module instead.
 
 from __future__ import annotations
 
-import base64
 import binascii
 import codecs
 import email.policy
@@ -23,6 +22,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email.message import EmailMessage, Message
 from email.parser import Parser
+from functools import lru_cache
 from typing import NamedTuple
 from urllib.parse import unquote_to_bytes
 
@@ -583,7 +583,7 @@ def _decode_word(match: re.Match[str]) -> str:
     charset, encoding, text = match.groups()
     try:
         if encoding in "bB":
-            data = base64.b64decode(text + "=" * (-len(text) % 4))
+            data = binascii.a2b_base64(text + "=" * (-len(text) % 4))
         else:
             data = binascii.a2b_qp(text.encode("ascii", "surrogateescape"), header=True)
     except (binascii.Error, ValueError):
@@ -592,11 +592,20 @@ def _decode_word(match: re.Match[str]) -> str:
 
 
 def _decode_bytes(data: bytes, charset: str) -> str:
+    codec = _codec(charset)
     try:
-        codecs.lookup(charset)
-        return data.decode(charset or "utf-8", "replace")
-    except (LookupError, ValueError, TypeError):
+        return data.decode(codec, "replace")
+    except (LookupError, ValueError, TypeError):  # a codec that is not for text
         return data.decode("utf-8", "replace")
+
+
+@lru_cache(maxsize=64)
+def _codec(charset: str) -> str:
+    """The codec for a declared charset, UTF-8 for an unknown one."""
+    try:
+        return codecs.lookup(charset).name if charset else "utf-8"
+    except (LookupError, ValueError, TypeError):
+        return "utf-8"
 
 
 def _has_surrogates(value: str) -> bool:

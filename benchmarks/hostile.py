@@ -7,6 +7,11 @@ does. Prints the worst accessor time per shape and size, the peak memory of
 reading, how long the server takes to store hostile mail beside ordinary mail
 of the same size, and each target with PASS or FAIL. Every figure is measured
 in this run; nothing is hard-coded.
+
+Reading times are CPU time of this process (``time.process_time``): reading is
+single-threaded CPU work, so on an idle machine this is the wall time, and on
+a shared one other processes do not inflate it. Storing is timed by the wall
+clock, over real SMTP.
 """
 
 from __future__ import annotations
@@ -62,19 +67,31 @@ def cold_times(raw: bytes) -> dict[str, float]:
     times = {}
     for name, read in ACCESSORS.items():
         message = ReceivedMessage(raw, "sender@example.com", ["to@example.com"])
-        started = time.perf_counter()
+        started = time.process_time()
         read(message)
-        times[name] = time.perf_counter() - started
+        times[name] = time.process_time() - started
     return times
+
+
+def read_all_time(raw: bytes, rounds: int) -> float:
+    """Median CPU seconds to read everything from a new message."""
+    samples = []
+    for _ in range(rounds):
+        message = ReceivedMessage(raw, "sender@example.com", ["to@example.com"])
+        started = time.process_time()
+        for read in ACCESSORS.values():
+            read(message)
+        samples.append(time.process_time() - started)
+    return statistics.median(samples)
 
 
 def verification_code_time(raw: bytes, rounds: int) -> float:
     samples = []
     for _ in range(rounds):
         message = ReceivedMessage(raw, "sender@example.com", ["to@example.com"])
-        started = time.perf_counter()
+        started = time.process_time()
         message.verification_code()
-        samples.append(time.perf_counter() - started)
+        samples.append(time.process_time() - started)
     return statistics.median(samples)
 
 
@@ -130,13 +147,11 @@ def main() -> int:
     print("\n| shape | ~1 MB: worst accessor | ~5 MB: worst accessor | 5 MB size |")
     print("|---|---|---|---|")
     worst_5mb = (0.0, "", "")
-    per_mb_5 = {}
     for name in CORPUS:
         small = sized(name, 1_000_000)
         large = sized(name, 5_000_000)
         small_time, small_accessor = worst(small, rounds)
         large_time, large_accessor = worst(large, rounds)
-        per_mb_5[name] = large_time / (len(large) / 1e6)
         worst_5mb = max(worst_5mb, (large_time, name, large_accessor))
         print(
             f"| {name} | {small_time * 1000:.0f} ms ({small_accessor}) "
@@ -176,19 +191,21 @@ def main() -> int:
 
     if not args.quick:
         print(
-            "\n| shape | 20 MB: worst accessor | ms per MB at 5 MB | at 20 MB | ratio |"
+            "\n| shape | read everything: ~5 MB | ~20 MB "
+            "| ms per MB at 5 MB | at 20 MB | ratio |"
         )
-        print("|---|---|---|---|---|")
+        print("|---|---|---|---|---|---|")
         worst_ratio = (0.0, "")
         for name in CORPUS:
-            huge = sized(name, 20_000_000)
-            huge_time, accessor = worst(huge, 1)
+            large, huge = sized(name, 5_000_000), sized(name, 20_000_000)
+            large_time, huge_time = read_all_time(large, 3), read_all_time(huge, 3)
+            per_mb_5 = large_time / (len(large) / 1e6)
             per_mb = huge_time / (len(huge) / 1e6)
-            ratio = per_mb / per_mb_5[name] if per_mb_5[name] else 1.0
+            ratio = per_mb / per_mb_5
             worst_ratio = max(worst_ratio, (ratio, name))
             print(
-                f"| {name} | {huge_time * 1000:.0f} ms ({accessor}) "
-                f"| {per_mb_5[name] * 1000:.1f} | {per_mb * 1000:.1f} | {ratio:.2f} |"
+                f"| {name} | {large_time * 1000:.0f} ms | {huge_time * 1000:.0f} ms "
+                f"| {per_mb_5 * 1000:.1f} | {per_mb * 1000:.1f} | {ratio:.2f} |"
             )
         ok = worst_ratio[0] <= LINEAR_SLACK
         failures += not ok
