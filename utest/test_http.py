@@ -723,3 +723,17 @@ def test_api_under_concurrent_reads_while_mail_arrives(server, api):
     assert failures == []
     assert api.get("/api/v1/search?query=subject:load")["messages_count"] == 60
     assert len(server.messages) == 60
+
+
+def test_inboxes_extension_and_inbox_search(server, api):
+    server.create_inbox("signup", recipient="glob:*@signup.test")
+    send(server.port, compose("Welcome"), recipients=["new@signup.test"])
+    send(server.port, compose("Invoice"), recipients=["carol@example.com"])
+    assert api.get("/api/smtpmock/inboxes") == {"signup": 1, "unrouted": 1}
+    found = api.get("/api/v1/search?query=inbox:signup")
+    assert [m["Subject"] for m in found["messages"]] == ["Welcome"]
+    assert api.get("/api/v1/search?query=-inbox:signup")["messages_count"] == 1
+    server.reset(inbox="signup")  # the inbox's view is emptied, the mailbox kept
+    assert api.get("/api/v1/search?query=inbox:signup")["messages_count"] == 0
+    error = api.json("GET", "/api/v1/search?query=inbox:nope", status=400)
+    assert error["Error"].startswith("No inbox called 'nope'.")

@@ -36,6 +36,7 @@ from .http_requests import (
     parse_search,
     query_test,
 )
+from .http_search import SearchError, Test
 from .http_send import SendError, build_message
 
 if TYPE_CHECKING:
@@ -54,7 +55,7 @@ class MailpitAPI:
 
     def __init__(self, server: MockSMTPServer):
         self.server = server
-        self.store = MailStore(server.messages)
+        self.store = MailStore(server.messages, server.inboxes)
         self.chaos = Chaos(server.faults)
         self.events = Events()
         self.started = time.monotonic()
@@ -90,6 +91,7 @@ class MailpitAPI:
             web.get(
                 "/api/smtpmock/message/{id}/verification-code", self.verification_code
             ),
+            web.get("/api/smtpmock/inboxes", self.get_inboxes),
             web.get("/api/smtpmock/faults", self.get_faults),
             web.post("/api/smtpmock/faults", self.add_fault),
             web.delete("/api/smtpmock/faults", self.clear_faults),
@@ -108,7 +110,13 @@ class MailpitAPI:
 
     async def search(self, request: web.Request) -> web.Response:
         test = query_test(request)
-        return self._page(request, self.store.search(test), test)
+        return self._page(request, self._search(test), test)
+
+    def _search(self, test: Test) -> list[MessageView]:
+        try:
+            return self.store.search(test)
+        except SearchError as error:
+            raise APIError(400, str(error)) from None
 
     def _page(
         self, request: web.Request, found: list[MessageView], test: Any
@@ -137,7 +145,7 @@ class MailpitAPI:
                 400, "You may specify either IDs or a search query, not both"
             )
         if search:
-            views = self.store.search(parse_search(search))
+            views = self._search(parse_search(search))
         elif ids:
             views = self._known(ids)
         else:
@@ -160,7 +168,7 @@ class MailpitAPI:
         return ok()
 
     async def delete_search(self, request: web.Request) -> web.Response:
-        await self._delete(self.store.search(query_test(request)))
+        await self._delete(self._search(query_test(request)))
         await self.events.broadcast("stats", stats_json(self.store))
         return ok()
 
@@ -363,6 +371,10 @@ class MailpitAPI:
             return web.json_response(self.chaos.set(await json_body(request)))
         except FaultRequestError as error:
             raise APIError(400, str(error)) from None
+
+    async def get_inboxes(self, request: web.Request) -> web.Response:
+        """The server's inboxes and how many messages each has (``unrouted`` too)."""
+        return web.json_response(self.server.inboxes.counts())
 
     async def get_faults(self, request: web.Request) -> web.Response:
         return web.json_response(rules_json(self.server.faults))

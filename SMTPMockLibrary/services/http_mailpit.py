@@ -23,6 +23,8 @@ from email.message import Message
 from email.utils import getaddresses
 from html.parser import HTMLParser
 
+from ..errors import ConfigurationError
+from ..inbox import Inboxes
 from ..mailbox import Mailbox
 from ..message import Attachment, ReceivedMessage
 
@@ -31,7 +33,7 @@ from ..message import Attachment, ReceivedMessage
 from ..message import _attachment as attachment_of
 from ..message import _is_attachment as is_attachment
 from ..version import __version__
-from .http_search import Test, clean
+from .http_search import SearchError, Test, clean
 
 SNIPPET_LENGTH = 250
 _TAG_CHARACTERS = re.compile(r"[^a-zA-Z0-9\-._ ]")
@@ -74,6 +76,9 @@ class MessageView:
 
     def inline_count(self) -> int:
         return len(self.inlines())
+
+    def in_inbox(self, name: str) -> bool:
+        return self._store.in_inbox(self, name)
 
     def received(self) -> datetime:
         return self.message.received_at.astimezone(timezone.utc)
@@ -129,8 +134,10 @@ class MessageView:
 class MailStore:
     """The mailbox seen through Mailpit's eyes: newest first, with state."""
 
-    def __init__(self, mailbox: Mailbox):
+    def __init__(self, mailbox: Mailbox, inboxes: Inboxes | None = None):
         self.mailbox = mailbox
+        self.inboxes = inboxes
+        self._inbox_members: dict[str, set[int]] = {}
         self._views: weakref.WeakKeyDictionary[ReceivedMessage, MessageView] = (
             weakref.WeakKeyDictionary()
         )
@@ -156,7 +163,23 @@ class MailStore:
         ]
 
     def search(self, test: Test) -> list[MessageView]:
+        """The messages ``test`` holds for, newest first.
+
+        Raises :class:`SearchError` for a term that names what does not exist.
+        """
+        self._inbox_members = {}  # inboxes are read afresh for each search
         return [view for view in self.messages() if test(view)]
+
+    def in_inbox(self, view: MessageView, name: str) -> bool:
+        if name not in self._inbox_members:
+            if self.inboxes is None:
+                raise SearchError("This mailbox has no inboxes.")
+            try:
+                inbox = self.inboxes.get(name)
+            except ConfigurationError as error:
+                raise SearchError(str(error)) from None
+            self._inbox_members[name] = {m.sequence for m in inbox.get_messages()}
+        return view.message.sequence in self._inbox_members[name]
 
     def find(self, message_id: str) -> MessageView | None:
         """The message with this ID, or the newest one for ``latest``."""

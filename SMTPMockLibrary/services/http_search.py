@@ -10,6 +10,9 @@ Prefixes: ``to:``, ``from:``, ``cc:``, ``bcc:``, ``reply-to:``, ``addressed:``
 ``after:``/``before:`` (an ISO date or date and time), ``larger:``/``smaller:``
 (``10kB``, ``2MB``). Everything else is looked for in the subject, addresses,
 bodies and attachment names. Matching is case-insensitive and by contained text.
+
+Beyond Mailpit: ``inbox:signup`` holds for the messages in that inbox (see
+``MockSMTPServer.create_inbox``).
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ class Searchable(Protocol):
     def received(self) -> datetime: ...
     def size(self) -> int: ...
     def text(self) -> str: ...
+    def in_inbox(self, name: str) -> bool: ...
 
 
 Test = Callable[[Searchable], bool]
@@ -105,6 +109,9 @@ def _positive_term(term: str) -> Test:
     if colon and prefix == "message-id" and clean(value):
         wanted = clean(value)
         return lambda m: wanted in clean(m.message_id())
+    if colon and prefix == "inbox" and value.strip():
+        inbox = value.strip()
+        return lambda m: m.in_inbox(inbox)
     if colon and prefix == "tag" and value.strip():
         wanted = value.strip().lower()
         return lambda m: wanted in (tag.lower() for tag in m.tags())
