@@ -157,8 +157,9 @@ class ServiceKeywords(LibraryComponent):
         - *Chaos* triggers become fault rules: probability 100 fails every
           time, anything less fails at random but the same way on every run.
         - *Beyond Mailpit*: ``/api/smtpmock/faults`` (``GET`` lists the fault
-          rules, ``POST`` adds one, ``DELETE`` clears them) and
-          ``/api/smtpmock/message/{ID}/verification-code``.
+          rules, ``POST`` adds one, ``DELETE`` clears them),
+          ``/api/smtpmock/inboxes`` (each inbox with its count; search with
+          ``inbox:NAME``) and ``/api/smtpmock/message/{ID}/verification-code``.
         - ``auth``: ``user:password`` (or a ``Secret``) makes every page and
           endpoint require HTTP Basic authentication. The password is never
           logged. Without it, anyone who can reach the port can read every
