@@ -172,6 +172,13 @@ class Server:
         self.port = int(first[1])
         return self
 
+    def cpu_seconds(self) -> float:
+        """User + system CPU time the server process used so far."""
+        assert self.process is not None
+        with open(f"/proc/{self.process.pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def ask(self, command: str) -> str:
         assert self.process and self.process.stdin and self.process.stdout
         self.process.stdin.write(command + "\n")
