@@ -38,7 +38,7 @@ from aiosmtpd.smtp import (
     TLSSetupException,
 )
 
-from .faults import END_OF_DATA, Attempt, FaultRules
+from .faults import END_OF_DATA, Attempt, FaultRule, FaultRules
 from .mailbox import Mailbox, Rejection
 from .message import ReceivedMessage
 
@@ -767,9 +767,9 @@ class MockHandler:
         faults = self.state.faults
         if faults.watches("MAIL"):
             attempt = server.attempt(sender=address, recipients=[])
-            reply = await self._fault_reply(server, "MAIL", attempt, address)
-            if reply:
-                return reply
+            rule = faults.take_rule("MAIL", attempt, address)
+            if rule is not None:
+                return await self._fault_reply(server, rule)
         envelope.mail_from = address
         envelope.mail_options.extend(mail_options)
         return "250 OK"
@@ -787,9 +787,9 @@ class MockHandler:
             attempt = server.attempt(
                 recipients=[address], earlier_recipients=len(envelope.rcpt_tos)
             )
-            reply = await self._fault_reply(server, "RCPT", attempt, address)
-            if reply:
-                return reply
+            rule = faults.take_rule("RCPT", attempt, address)
+            if rule is not None:
+                return await self._fault_reply(server, rule)
         envelope.rcpt_tos.append(address)
         envelope.rcpt_options.extend(rcpt_options)
         return "250 OK"
@@ -833,13 +833,11 @@ class MockHandler:
         faults.note_accepted(stored)
         return "250 OK: message accepted"
 
-    async def _fault_reply(
-        self, server: MockSMTP, command: str, attempt: Attempt, address: str
-    ) -> str | None:
-        rule = self.state.faults.take_rule(command, attempt, address)
-        if rule is None:
-            return None
-        if rule.close and rule.reply:
+    @staticmethod
+    async def _fault_reply(server: MockSMTP, rule: FaultRule) -> str:
+        """A fault rule's reply; with ``close``, sent before the connection closes."""
+        assert rule.reply is not None
+        if rule.close:
             await server.reply_and_close(rule.reply)
         return rule.reply
 
@@ -863,6 +861,10 @@ class MockHandler:
 # recording), so faults, the transcript and rejections are the same.
 # utest/test_differential.py proves that both give the same replies and
 # store the same messages for any byte stream.
+#
+# Hooks for new behaviour (fault rules and the like) belong in those same
+# places, never in the fast path itself. A hook may await (a delay): the
+# command then finishes in a task and later input waits for it.
 
 COMMAND_LINE_LIMIT = SMTP.line_length_limit + 1  # what readuntil(b"\n") accepts
 DATA_LINE_LIMIT = SMTP.line_length_limit  # a DATA line with its CRLF
