@@ -179,8 +179,8 @@ class ReceivedMessage:
     def __repr__(self) -> str:
         return (
             f"<ReceivedMessage #{self.sequence} from {self.sender!r} "
-            f"to {_shown_recipients(self.recipients)} subject "
-            f"{_clip(self.subject, SHOWN_SUBJECT)!r}>"
+            f"to {self.recipients[:SHOWN_RECIPIENTS]!r}{_more(self.recipients)} "
+            f"subject {_clip(self.subject, SHOWN_SUBJECT)!r}>"
         )
 
     def summary(self) -> str:
@@ -549,8 +549,12 @@ def _clip(text: str, limit: int) -> str:
 
 def _shown_recipients(recipients: list[str]) -> str:
     shown = ", ".join(f"<{r}>" for r in recipients[:SHOWN_RECIPIENTS])
+    return shown + _more(recipients)
+
+
+def _more(recipients: list[str]) -> str:
     more = len(recipients) - SHOWN_RECIPIENTS
-    return shown + (f" and {more:,} more" if more > 0 else "")
+    return f" and {more:,} more" if more > 0 else ""
 
 
 # _is_attachment and _attachment also take the email.message.Message parts of

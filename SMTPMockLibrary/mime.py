@@ -43,7 +43,7 @@ PART_ATTRIBUTE = "_smtpmock_part"
 """The attribute of each :class:`EmailMessage` of a tree that holds its Part."""
 _POLICY = email.policy.default
 _HEADER_PARSER = Parser(policy=_POLICY)
-# A line starting with "--", and its boundary text without "--" and blanks.
+# A line starting with "--": its text after "--", and its line break.
 _CANDIDATE = re.compile(r"(?<![^\r\n])--(?P<rest>[^\r\n]*)(?P<eol>\r\n|\r|\n|\Z)")
 # The same without the look-behind, several times faster: right unless a line
 # ends with a lone \r, which "^" does not see as a line end.
@@ -104,6 +104,9 @@ class Part:
 
 @dataclass
 class Tree:
+    """The parts of a message; what was cut or broken, as short sentences; and
+    how many parts were read."""
+
     root: Part
     defects: list[str]
     parts: int
