@@ -438,7 +438,7 @@ def main() -> int:
         )
         run.check(
             "persistent connections vs Postfix smtp-sink",
-            f"{versus_sink:.0%}",
+            f"{versus_sink:.1%}",
             ">= 40 %",
             versus_sink >= 0.4,
         )
