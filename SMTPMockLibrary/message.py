@@ -5,12 +5,13 @@ from __future__ import annotations
 import email.policy
 import re
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from email.message import EmailMessage, Message
 from email.utils import getaddresses, parsedate_to_datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Literal, overload
+from urllib.parse import unquote
 
 from .codes import find_verification_codes
 from .links import extract_links
@@ -50,10 +51,11 @@ class Attachment:
     """A file attached to (or embedded in) a received message.
 
     ``inline`` is true for a part shown inside the body rather than offered
-    as a file: its ``Content-Disposition`` is ``inline``, or it has no
-    ``Content-Disposition`` and has a ``Content-ID`` (the HTML body shows it
-    with ``cid:``, as ``EmailMessage.add_related(..., cid=...)`` makes it).
-    A part whose disposition is ``attachment`` is never inline.
+    as a file: the HTML body shows it (``cid:`` and its ``Content-ID``),
+    whatever its ``Content-Disposition`` says (``EmailMessage.add_related(...,
+    cid=..., filename=...)`` writes ``attachment``); or its disposition is
+    ``inline``; or it has no disposition and has a ``Content-ID``. Any other
+    part is a file the reader is offered, not inline.
 
     A part the reader did not open because of its limits (see
     ``ReceivedMessage.defects``) is listed as an attachment too, with its
@@ -292,7 +294,14 @@ class ReceivedMessage:
     @cached_property
     def attachments(self) -> list[Attachment]:
         root = self._tree.root
-        return [_attachment(part) for part in _attachment_parts(root)]
+        found = [_attachment(part) for part in _attachment_parts(root)]
+        shown = (
+            _cid_references(self.html) if any(a.content_id for a in found) else set()
+        )
+        return [
+            replace(a, inline=True) if a.content_id in shown and not a.inline else a
+            for a in found
+        ]
 
     @cached_property
     def links(self) -> list[str]:
@@ -559,6 +568,14 @@ def _more(recipients: list[str]) -> str:
 
 # _is_attachment and _attachment also take the email.message.Message parts of
 # `parsed`: services/http_mailpit.py walks those.
+
+
+_CID_REFERENCE = re.compile(r"""cid:([^"'\s)>]+)""", re.IGNORECASE)
+
+
+def _cid_references(html: str) -> set[str]:
+    """The Content-IDs the HTML body shows with ``cid:``."""
+    return {unquote(match) for match in _CID_REFERENCE.findall(html)}
 
 
 def _walk(root: Part, *, into_attached_messages: bool) -> Iterator[Part]:

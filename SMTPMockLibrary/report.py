@@ -32,6 +32,9 @@ _TEXT_LIMIT = 20_000
 # Attached files up to this size get a download link in the card; inline
 # images up to it are shown in the HTML body. Larger ones would bloat log.html.
 EMBED_LIMIT = 256 * 1024
+# A hostile message can have a 1 MB header: the card shows the start of it.
+VALUE_LIMIT = 2_000
+ADDRESSES_SHOWN = 50
 EVIDENCE_OPEN = 3
 EVIDENCE_MAX = 10
 _CID = re.compile(r"""cid:([^"'\s)>]+)""", re.IGNORECASE)
@@ -50,10 +53,10 @@ def message_card(
     """
     envelope = [
         ("Envelope sender", message.sender or "<> (null sender: a bounce)"),
-        ("Envelope recipients", ", ".join(message.recipients)),
+        ("Envelope recipients", _addresses(message.recipients)),
     ]
     if message.bcc:
-        envelope.append(("Bcc", ", ".join(message.bcc)))
+        envelope.append(("Bcc", _addresses(message.bcc)))
     envelope += [
         ("Client", f"{message.peer[0]}:{message.peer[1]}" if message.peer else ""),
         ("HELO/EHLO", message.helo or ""),
@@ -182,10 +185,21 @@ def _attachment_item(attachment: Attachment, saved_path: str | None) -> str:
 def _table(rows: list[tuple[str, str]]) -> str:
     cells = "".join(
         f'<tr><td style="{_LABEL_STYLE}">{escape(name)}</td>'
-        f"<td>{escape(value)}</td></tr>"
+        f"<td>{escape(_clipped(value))}</td></tr>"
         for name, value in rows
     )
     return f"<table>{cells}</table>"
+
+
+def _addresses(addresses: list[str]) -> str:
+    shown = ", ".join(addresses[:ADDRESSES_SHOWN])
+    rest = len(addresses) - ADDRESSES_SHOWN
+    return shown + (f" and {rest} more" if rest > 0 else "")
+
+
+def _clipped(value: str) -> str:
+    rest = len(value) - VALUE_LIMIT
+    return value if rest <= 0 else f"{value[:VALUE_LIMIT]} [... {rest} more characters]"
 
 
 def _section(title: str, body: str) -> str:

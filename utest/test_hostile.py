@@ -232,7 +232,7 @@ def test_ordinary_mail_has_no_defects():
 # ------------------------------------------------------- inline attachments
 
 
-def test_inline_means_inline_disposition_or_a_content_id_without_disposition():
+def test_inline_means_shown_by_the_html_or_an_inline_disposition_or_a_bare_content_id():
     message = EmailMessage()
     message["Subject"] = "Related"
     message.set_content("text")
@@ -251,9 +251,10 @@ def test_inline_means_inline_disposition_or_a_content_id_without_disposition():
     by_type = {a.content_type: a for a in attachments}
     assert by_type["image/png"].content_id == "logo@x"
     assert by_type["image/png"].inline is True
+    # "attachment", but the HTML body shows it: inline all the same.
     assert (by_type["image/gif"].content_id, by_type["image/gif"].inline) == (
         "named@x",
-        False,
+        True,
     )
     assert by_type["image/jpeg"].inline is True
     assert by_type["image/bmp"].inline is False

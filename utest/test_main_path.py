@@ -9,12 +9,14 @@ import ssl
 import stat
 import subprocess
 import time
+from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
 from helpers import run_robot
 
-from SMTPMockLibrary import MockSMTPServer
+from SMTPMockLibrary import MockSMTPServer, ReceivedMessage
+from SMTPMockLibrary.report import message_card
 
 ATEST = Path(__file__).resolve().parent.parent / "atest"
 
@@ -137,3 +139,33 @@ def test_a_refused_starttls_handshake_is_a_rejection_with_its_reason():
         [rejected] = server.rejected_commands("STARTTLS")
         assert rejected.reply == "(TLS handshake failed: tlsv1 alert unknown ca)"
         assert server.errors == []
+
+
+def test_a_related_image_the_html_shows_is_inline_whatever_its_disposition():
+    message = EmailMessage()
+    message["Subject"] = "Logo"
+    message.set_content("text")
+    message.add_alternative('<p><img src="cid:logo@shop.example"></p>', subtype="html")
+    html_part = message.get_payload()[1]
+    html_part.add_related(
+        b"\x89PNG", "image", "png", cid="<logo@shop.example>", filename="logo.png"
+    )
+    message.add_attachment(b"a,b", maintype="text", subtype="csv", filename="r.csv")
+    assert (
+        b"Content-Disposition: attachment" in message.as_bytes()
+    )  # as Python wrote it
+    received = ReceivedMessage(message.as_bytes(), "app@example.com", ["a@example.com"])
+    assert [(a.filename, a.inline) for a in received.attachments] == [
+        ("logo.png", True),
+        ("r.csv", False),
+    ]
+
+
+def test_the_card_of_a_hostile_message_stays_small():
+    to = ", ".join(f"user{n}@example.com" for n in range(50_000))
+    raw = f"To: {to}\r\nSubject: Big\r\n\r\nbody".encode()
+    recipients = [f"r{n}@example.com" for n in range(5_000)]
+    card = message_card(ReceivedMessage(raw, "app@example.com", recipients))
+    assert len(card) < 20_000
+    assert "and 4950 more" in card
+    assert "more characters]" in card

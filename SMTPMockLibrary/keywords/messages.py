@@ -23,6 +23,7 @@ from ..message import Attachment, ReceivedMessage
 from .base import LibraryComponent
 
 BodyPart = Literal["any", "text", "html"]
+LISTED = 20  # attachments named in a failure; a message may have thousands
 
 
 class MessageKeywords(LibraryComponent):
@@ -78,7 +79,9 @@ class MessageKeywords(LibraryComponent):
             ):
                 return attachment
         wanted = f"'{filename}'" + (f" of type {content_type}" if content_type else "")
-        found = ", ".join(str(a) for a in attachments) or "none"
+        found = ", ".join(str(a) for a in attachments[:LISTED]) or "none"
+        if len(attachments) > LISTED:
+            found += f" and {len(attachments) - LISTED} more"
         raise AssertionError(
             f"Message #{message.sequence} has no attachment {wanted}. Attachments: {found}."
         )
