@@ -116,6 +116,10 @@ class Headers(Mapping[str, str]):
         return f"Headers({self._items!r})"
 
 
+# Most mail has no ESMTP options: one shared empty list, never mutated here.
+_NO_OPTIONS: list[str] = []
+
+
 class ReceivedMessage:
     """One message the server accepted with ``250``.
 
@@ -146,6 +150,26 @@ class ReceivedMessage:
     ``source`` and ``matching=`` filters search all of it.
     """
 
+    # The envelope in slots: a stored message costs little more than its
+    # bytes. What is decoded later lives in __dict__, made on first use.
+    __slots__ = (
+        "__dict__",
+        "__weakref__",
+        "auth_user",
+        "claimed",
+        "helo",
+        "mail_options",
+        "peer",
+        "raw",
+        "rcpt_options",
+        "received_at",
+        "recipients",
+        "sender",
+        "sequence",
+        "tls",
+        "tls_version",
+    )
+
     def __init__(
         self,
         raw: bytes,
@@ -165,8 +189,6 @@ class ReceivedMessage:
         self.raw = raw
         self.sender = sender
         self.recipients = recipients
-        # For the recipient filter, which scans whole mailboxes.
-        self.recipients_lowercase = frozenset([r.lower() for r in recipients])
         self.peer = peer
         self.helo = helo
         self.received_at = received_at or datetime.now()
@@ -174,9 +196,14 @@ class ReceivedMessage:
         self.tls = tls
         self.tls_version = tls_version
         self.auth_user = auth_user
-        self.mail_options = mail_options or []
-        self.rcpt_options = rcpt_options or []
+        self.mail_options = mail_options or _NO_OPTIONS
+        self.rcpt_options = rcpt_options or _NO_OPTIONS
         self.claimed = False
+
+    @cached_property
+    def recipients_lowercase(self) -> frozenset[str]:
+        """For the recipient filter, which scans whole mailboxes."""
+        return frozenset([r.lower() for r in self.recipients])
 
     def __repr__(self) -> str:
         return (
