@@ -17,13 +17,13 @@ from robot.api.deco import library
 from robot.utils import timestr_to_secs
 from robotlibcore import DynamicCore
 
+from .binding import validate_port
 from .keywords import COMPONENTS
 from .keywords.base import message_argument
 from .keywords.registry import RunningServer, ServerRegistry
 from .listing import count_text
 from .message import ReceivedMessage
 from .report import evidence_cards, rejections_text
-from .server import validate_port
 from .version import __version__
 
 

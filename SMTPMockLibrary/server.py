@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import errno
 import functools
 import os
 import re
@@ -14,6 +13,14 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Protocol
 
+from .binding import (
+    ServerGroup,
+    bind_sockets,
+    default_event_loop,
+    new_event_loop,
+    validate_event_loop,
+    validate_port,
+)
 from .errors import ConfigurationError, ServerError
 from .faults import FaultRule, FaultRules, normalize_command
 from .filters import compile_regex
@@ -33,7 +40,6 @@ from .tls import ServerTLS, server_tls, validate_tls_mode
 
 DEFAULT_MAX_MESSAGE_SIZE = 32 * 1024 * 1024
 STOP_TIMEOUT = 5.0
-EVENT_LOOPS = ("asyncio", "uvloop")
 
 
 class MockSMTPServer(MessageQueries):
@@ -89,7 +95,7 @@ class MockSMTPServer(MessageQueries):
         self.max_message_size = max_message_size or None
         self.hostname = hostname or socket.gethostname()
         self.event_loop = (
-            _validate_event_loop(event_loop) if event_loop else default_event_loop()
+            validate_event_loop(event_loop) if event_loop else default_event_loop()
         )
         self.messages = Mailbox()
         self.inboxes = Inboxes(self.messages)
@@ -134,7 +140,7 @@ class MockSMTPServer(MessageQueries):
             self._port = sockets[0].getsockname()[1]
             if self.tls != "none":
                 self._tls = server_tls(self.host, self.certfile, self.keyfile)
-            self._loop = _new_event_loop(self.event_loop)
+            self._loop = new_event_loop(self.event_loop)
             self._loop.set_exception_handler(self._record_loop_error)
             self._server = self._loop.run_until_complete(self._listen(sockets))
         except BaseException:
@@ -163,7 +169,7 @@ class MockSMTPServer(MessageQueries):
             for sock in sockets
         ]
         # 'localhost' may mean both ::1 and 127.0.0.1: one asyncio server each.
-        return servers[0] if len(servers) == 1 else _ServerGroup(servers)
+        return servers[0] if len(servers) == 1 else ServerGroup(servers)
 
     def stop(self) -> None:
         """Close the port and every open session, and end the server thread."""
@@ -636,37 +642,6 @@ class Service(Protocol):
         ...
 
 
-class _ServerGroup:
-    """Several asyncio servers closed as one."""
-
-    def __init__(self, servers: list[Any]):
-        self.servers = servers
-
-    @property
-    def sockets(self) -> list[Any]:
-        return [sock for server in self.servers for sock in server.sockets]
-
-    def close(self) -> None:
-        for server in self.servers:
-            server.close()
-
-    async def wait_closed(self) -> None:
-        for server in self.servers:
-            await server.wait_closed()
-
-
-def validate_port(port: int | str) -> int:
-    try:
-        number = int(port)
-    except (TypeError, ValueError):
-        number = -1
-    if not 0 <= number <= 65535:
-        raise ConfigurationError(
-            f"Port must be a number from 0 to 65535 (0 picks a free port), got '{port}'."
-        )
-    return number
-
-
 def parse_users(users: Mapping[str, str] | str | None) -> dict[str, str]:
     """``{"alice": "s3cret"}`` or ``"alice:s3cret, bob:pw"`` as a dictionary."""
     if users is None or users == "":
@@ -683,99 +658,3 @@ def parse_users(users: Mapping[str, str] | str | None) -> dict[str, str]:
             )
         parsed[user] = password
     return parsed
-
-
-def bind_sockets(host: str, port: int) -> list[socket.socket]:
-    """Listening sockets for every address of ``host``, all on the same port."""
-    try:
-        infos = socket.getaddrinfo(
-            host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
-        )
-    except socket.gaierror as error:
-        raise ServerError(
-            f"Cannot start the mock SMTP server: unknown host '{host}' ({error.strerror})."
-        ) from None
-    addresses = list(dict.fromkeys((int(info[0]), str(info[4][0])) for info in infos))
-    for _attempt in range(10):
-        sockets: list[socket.socket] = []
-        try:
-            for family, address in addresses:
-                bound_port = sockets[0].getsockname()[1] if sockets else port
-                sockets.append(_bind(family, address, bound_port))
-            return sockets
-        except OSError as error:
-            for sock in sockets:
-                sock.close()
-            # With port 0, the port picked on the first address may be taken on
-            # another one: pick again.
-            if not (port == 0 and sockets and error.errno == errno.EADDRINUSE):
-                raise _bind_error(error, sockets, addresses, port) from None
-    raise ServerError(f"Cannot find a port free on every address of '{host}'.")
-
-
-def _bind(family: int, address: str, port: int) -> socket.socket:
-    # proto=IPPROTO_TCP matters: asyncio sets TCP_NODELAY only on sockets that
-    # say they are TCP, and without it Nagle's algorithm stalls every reply.
-    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        if family == socket.AF_INET6:
-            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-        sock.bind((address, port))
-        sock.listen(128)
-    except BaseException:
-        sock.close()
-        raise
-    return sock
-
-
-def _bind_error(
-    error: OSError,
-    bound: list[socket.socket],
-    addresses: list[tuple[int, str]],
-    port: int,
-) -> ServerError:
-    address = addresses[len(bound)][1]
-    shown = f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
-    if error.errno == errno.EADDRINUSE:
-        reason = (
-            "the port is already in use. Stop the other server, or use port=0 "
-            "for a free port"
-        )
-    elif error.errno == errno.EACCES:
-        reason = "permission denied (ports below 1024 need privileges)"
-    elif error.errno == errno.EADDRNOTAVAIL:
-        reason = "this machine has no such address"
-    else:
-        reason = error.strerror or str(error)
-    return ServerError(f"Cannot start the mock SMTP server on {shown}: {reason}.")
-
-
-def _validate_event_loop(event_loop: str) -> str:
-    if event_loop not in EVENT_LOOPS:
-        raise ConfigurationError(
-            f"Unknown event loop '{event_loop}'. Allowed: {', '.join(EVENT_LOOPS)}."
-        )
-    return event_loop
-
-
-def default_event_loop() -> str:
-    """uvloop when installed (``pip install robotframework-smtpmocklibrary[fast]``),
-    else asyncio: benchmarks/README.md shows what uvloop gains."""
-    try:
-        import uvloop  # noqa: F401
-    except ImportError:
-        return "asyncio"
-    return "uvloop"
-
-
-def _new_event_loop(kind: str) -> asyncio.AbstractEventLoop:
-    if kind == "uvloop":
-        try:
-            import uvloop
-        except ImportError:
-            raise ServerError(
-                "event_loop=uvloop needs uvloop: pip install SMTPMockLibrary[fast]"
-            ) from None
-        return uvloop.new_event_loop()
-    return asyncio.new_event_loop()

@@ -7,10 +7,12 @@ import os
 import ssl
 import tempfile
 from dataclasses import dataclass
+from typing import Literal, get_args
 
 from .errors import ConfigurationError
 
-TLS_MODES = ("none", "starttls", "implicit")
+TLSMode = Literal["none", "starttls", "implicit"]
+TLS_MODES: tuple[str, ...] = get_args(TLSMode)
 
 
 def validate_tls_mode(mode: str | None) -> str:

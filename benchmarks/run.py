@@ -32,10 +32,10 @@ from peers import (
 )
 
 from SMTPMockLibrary import MockSMTPServer
+from SMTPMockLibrary.binding import default_event_loop
 from SMTPMockLibrary.filters import MessageFilter
 from SMTPMockLibrary.mailbox import Mailbox
 from SMTPMockLibrary.message import ReceivedMessage
-from SMTPMockLibrary.server import default_event_loop
 
 LINE = b"x" * 76  # an ordinary body line, as mail clients wrap them
 

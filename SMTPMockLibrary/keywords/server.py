@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Literal
 
 from robot.api import logger
 from robot.utils import secs_to_timestr
@@ -11,9 +10,8 @@ from robotlibcore import keyword
 
 from ..errors import ServerError
 from ..server import DEFAULT_MAX_MESSAGE_SIZE, MockSMTPServer
+from ..tls import TLSMode
 from .base import LibraryComponent, Secret, plain
-
-TLSMode = Literal["none", "starttls", "implicit"]
 
 
 class ServerKeywords(LibraryComponent):

@@ -7,8 +7,8 @@ from robot.api import logger
 from robotlibcore import keyword
 
 from ..message import ReceivedMessage
+from ..tls import TLSMode
 from .base import LibraryComponent, Secret, plain
-from .server import TLSMode
 
 
 class ServiceKeywords(LibraryComponent):

@@ -31,8 +31,8 @@ except ImportError:
         "The HTTP API needs aiohttp: pip install robotframework-smtpmocklibrary[http]"
     ) from None
 
+from ..binding import bind_sockets
 from ..message import ReceivedMessage
-from ..server import bind_sockets
 from .http_api import MailpitAPI
 from .http_requests import APIError
 
