@@ -20,12 +20,12 @@ from __future__ import annotations
 import re
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
-from html.parser import HTMLParser
+from html import unescape
 from typing import NamedTuple
 from urllib.parse import parse_qsl, urlsplit
 
 from .errors import ConfigurationError
-from .links import extract_links
+from .links import HTML_TOKEN, extract_links
 
 MAX_SCANNED_CHARS = 200_000
 """Characters of the subject, the text body and the HTML body that are searched."""
@@ -217,57 +217,57 @@ def searched_text(subject: str, text: str, html: str) -> str:
 
 
 def html_to_text(html: str) -> str:
-    """What a reader sees of an HTML body: text, one line per block, cells spaced."""
+    """What a reader sees of an HTML body: text, one line per block, cells spaced.
+
+    One linear pass with the HTML tokenizer of the link reader: no tag can
+    make it backtrack, whatever the mail holds.
+    """
     if not html:
         return ""
-    reader = _HTMLText()
-    try:
-        reader.feed(_capped(html))
-        reader.close()
-    except Exception:  # HTMLParser is lenient, but never let a code search fail
-        pass
+    html = _capped(html)
+    parts: list[str] = []
+    hidden = 0
+    position = 0
+    for token in HTML_TOKEN.finditer(html):
+        if token.start() > position and not hidden:
+            parts.append(_SPACES.sub(" ", unescape(html[position : token.start()])))
+        position = token.end()
+        name, closing = _tag_name(token)
+        if name == "body" and not closing:  # mail often forgets </head> or </title>
+            hidden = 0
+        elif name in _HIDDEN:
+            hidden = max(0, hidden - 1) if closing else hidden + 1
+        elif name in _BLOCKS:
+            parts.append("\n")
+        elif name in _CELLS:
+            parts.append(" ")
+    if position < len(html) and not hidden:
+        parts.append(_SPACES.sub(" ", unescape(html[position:])))
     lines = (
-        re.sub(" {2,}", " ", line).strip() for line in "".join(reader.parts).split("\n")
+        _RUNS_OF_SPACES.sub(" ", line).strip() for line in "".join(parts).split("\n")
     )
     return "\n".join(line for line in lines if line)
 
 
-class _HTMLText(HTMLParser):
-    _BLOCKS = frozenset(
-        {"address", "article", "aside", "blockquote", "br", "div", "dl", "dt", "dd"}
-        | {"footer", "form", "h1", "h2", "h3", "h4", "h5", "h6", "header", "hr"}
-        | {"li", "main", "nav", "ol", "p", "pre", "section", "table", "tbody"}
-        | {"thead", "tfoot", "tr", "ul"}
-    )
-    _CELLS = frozenset({"td", "th"})
-    _HIDDEN = frozenset({"script", "style", "head", "title", "template"})
+_BLOCKS = frozenset(
+    {"address", "article", "aside", "blockquote", "br", "div", "dl", "dt", "dd"}
+    | {"footer", "form", "h1", "h2", "h3", "h4", "h5", "h6", "header", "hr"}
+    | {"li", "main", "nav", "ol", "p", "pre", "section", "table", "tbody"}
+    | {"thead", "tfoot", "tr", "ul"}
+)
+_CELLS = frozenset({"td", "th"})
+_HIDDEN = frozenset({"head", "title", "template"})  # script and style: whole tokens
+_SPACES = re.compile(r"\s+")
+_RUNS_OF_SPACES = re.compile(" {2,}")
+_END_TAG = re.compile(r"</\s*([a-zA-Z][^\s/>]*)")
 
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self._hidden_depth = 0
 
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag == "body":  # mail often forgets </head> or </title>
-            self._hidden_depth = 0
-        elif tag in self._HIDDEN:
-            self._hidden_depth += 1
-        elif tag in self._BLOCKS:
-            self.parts.append("\n")
-        elif tag in self._CELLS:
-            self.parts.append(" ")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in self._HIDDEN:
-            self._hidden_depth = max(0, self._hidden_depth - 1)
-        elif tag in self._BLOCKS:
-            self.parts.append("\n")
-        elif tag in self._CELLS:
-            self.parts.append(" ")
-
-    def handle_data(self, data: str) -> None:
-        if not self._hidden_depth:
-            self.parts.append(re.sub(r"\s+", " ", data))
+def _tag_name(token: re.Match[str]) -> tuple[str, bool]:
+    """The tag's lowercase name and whether it closes; ("", False) for the rest."""
+    if token["tag"]:
+        return token["tag"].lower(), False
+    end = _END_TAG.match(token.group())
+    return (end.group(1).lower(), True) if end else ("", False)
 
 
 def _capped(text: str) -> str:

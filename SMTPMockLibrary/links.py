@@ -22,7 +22,7 @@ _LINK_ATTRIBUTES = {
 # One token per match, each ending where HTML ends it (or at the end of the
 # text when it is never closed), so the pass never backtracks over the rest.
 _ATTRIBUTES = r"""(?:[^>"']|"[^"]*"?|'[^']*'?)*"""
-_HTML_TOKEN = re.compile(
+HTML_TOKEN = re.compile(
     r"<!--.*?(?:-->|\Z)"
     rf"|<(?P<raw>script|style)(?=[\s/>]){_ATTRIBUTES}>?.*?(?:</(?P=raw)\s*>|\Z)"
     rf"|<(?P<tag>[a-zA-Z][^\t\n\r\f />\x00]*)(?P<attributes>{_ATTRIBUTES})>?"
@@ -65,7 +65,7 @@ def _links_in_html(html: str) -> list[str]:
     action>``, and http(s) URLs written in the text, in document order."""
     links: list[str] = []
     position = 0
-    for token in _HTML_TOKEN.finditer(html):
+    for token in HTML_TOKEN.finditer(html):
         if token.start() > position:
             links.extend(_links_in_text(unescape(html[position : token.start()])))
         position = token.end()
