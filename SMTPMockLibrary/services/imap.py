@@ -25,6 +25,7 @@ from typing import Any
 from ..errors import ServerError
 from ..message import ReceivedMessage
 from ._maildrops import EXPUNGED, Maildrops, normalize_login
+from ._on_loop import ServiceOnLoop
 
 try:
     from proxyprotocol.noop import ProxyProtocolNoop
@@ -64,7 +65,7 @@ def _not_client_input(record: logging.LogRecord) -> bool:
 logging.getLogger("pymap.imap").addFilter(_not_client_input)
 
 
-class ImapService:
+class ImapService(ServiceOnLoop):
     """An IMAP server over ``maildrops``, run on ``loop`` (the SMTP server's).
 
     ``tls`` is ``none``, ``starttls`` or ``implicit``; ``ssl_context`` is
@@ -80,36 +81,15 @@ class ImapService:
         tls: str = "none",
         ssl_context: ssl.SSLContext | None = None,
     ):
-        self.maildrops = maildrops
-        self.loop = loop
-        self.tls = tls
-        self._sockets = sockets
-        self._ssl_context = ssl_context
+        super().__init__(maildrops, loop, sockets, tls=tls, ssl_context=ssl_context)
         self._config = _config(ssl_context if tls == "starttls" else None)
         self._users: dict[str, _UserMailboxes] = {}
         self._arrivals: asyncio.Queue[ReceivedMessage] = asyncio.Queue()
         self._creating = asyncio.Lock()
-        self._servers: list[asyncio.AbstractServer] = []
-        self._connections: set[asyncio.StreamWriter] = set()
         self._tasks: list[asyncio.Task[Any]] = []
-        # The same bound-method objects are given to add_ and remove_listener,
-        # which compare by identity.
+        # Made once, so that adding and removing them gets the same objects.
         self._stored_listener = self._on_stored
         self._change_observer = self._on_changed
-
-    @property
-    def port(self) -> int:
-        return int(self._sockets[0].getsockname()[1])
-
-    def start(self) -> int:
-        asyncio.run_coroutine_threadsafe(self._start(), self.loop).result(5)
-        return self.port
-
-    def stop(self) -> None:
-        if not self.loop.is_closed() and self.loop.is_running():
-            asyncio.run_coroutine_threadsafe(self._stop(), self.loop).result(5)
-        for sock in self._sockets:
-            sock.close()
 
     # On the event loop.
 
@@ -130,7 +110,7 @@ class ImapService:
                 self._connections.discard(writer)
 
         callback = ProxyProtocolReader(ProxyProtocolNoop()).get_callback(serve)
-        ssl_context = self._ssl_context if self.tls == "implicit" else None
+        ssl_context = self.ssl_context if self.tls == "implicit" else None
         for sock in self._sockets:
             self._servers.append(
                 await asyncio.start_server(callback, sock=sock, ssl=ssl_context)

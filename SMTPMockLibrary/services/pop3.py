@@ -21,6 +21,7 @@ from typing import Any
 from ..errors import ConfigurationError
 from ..message import ReceivedMessage
 from ._maildrops import POP3_DELETED, SEEN, Maildrops
+from ._on_loop import ServiceOnLoop
 
 ORIGIN = "pop3"
 MAX_LINE = 1024  # RFC 1939 allows 255 octets per command, RFC 5034 more for AUTH
@@ -28,7 +29,7 @@ IDLE_TIMEOUT = 600.0  # RFC 1939's minimum autologout timer
 _DOT_AT_LINE_START = re.compile(rb"(^|\n)\.")
 
 
-class Pop3Service:
+class Pop3Service(ServiceOnLoop):
     """A POP3 server over ``maildrops``, run on ``loop`` (the SMTP server's)."""
 
     def __init__(
@@ -44,27 +45,7 @@ class Pop3Service:
             raise ConfigurationError(
                 "POP3 STLS needs Python 3.11 or newer; use tls=implicit or none."
             )
-        self.maildrops = maildrops
-        self.loop = loop
-        self.tls = tls
-        self.ssl_context = ssl_context
-        self._sockets = sockets
-        self._servers: list[asyncio.AbstractServer] = []
-        self._connections: set[asyncio.StreamWriter] = set()
-
-    @property
-    def port(self) -> int:
-        return int(self._sockets[0].getsockname()[1])
-
-    def start(self) -> int:
-        asyncio.run_coroutine_threadsafe(self._start(), self.loop).result(5)
-        return self.port
-
-    def stop(self) -> None:
-        if not self.loop.is_closed() and self.loop.is_running():
-            asyncio.run_coroutine_threadsafe(self._stop(), self.loop).result(5)
-        for sock in self._sockets:
-            sock.close()
+        super().__init__(maildrops, loop, sockets, tls=tls, ssl_context=ssl_context)
 
     async def _start(self) -> None:
         ssl_context = self.ssl_context if self.tls == "implicit" else None
