@@ -9,9 +9,6 @@ Suite Setup       Start Servers
 Suite Teardown    Stop Servers
 Test Setup        Reset Mock SMTP Server
 
-                  [Documentation]    Starts the mock SMTP server and the link site for the suite.
-                  [Documentation]    Stops what Start Servers started.
-
 
 *** Variables ***
 ${CODES}    ${CURDIR}/resources/codes
