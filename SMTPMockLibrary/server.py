@@ -339,29 +339,35 @@ class MockSMTPServer(MessageQueries):
         by: str = "all",
         reply: str = "421 4.7.0 Too many messages, slow down",
         close: bool = False,
+        times: int | None = None,
         **conditions: Any,
     ) -> FaultRule:
         """Refuse mail beyond ``count`` accepted messages in any ``per`` seconds
         (a sliding window), counted by ``sender``, ``peer``, ``recipient`` or
-        ``all``; ``close`` drops the connection after the reply."""
+        ``all``; ``close`` drops the connection after the reply. ``times``
+        counts refusals (None: until cleared)."""
         return self.faults.limit_message_rate(
-            count, per, by, reply, close, **conditions
+            count, per, by, reply, close, times, **conditions
         )
 
     def limit_recipients(
         self,
         count: int,
         reply: str = "452 4.5.3 Too many recipients",
+        times: int | None = None,
         **conditions: Any,
     ) -> FaultRule:
         """Answer every ``RCPT TO`` beyond the first ``count`` of a message with
-        ``reply``."""
-        return self.faults.limit_recipients(count, reply, **conditions)
+        ``reply``, ``times`` times (None: until cleared)."""
+        return self.faults.limit_recipients(count, reply, times, **conditions)
 
-    def throttle_data(self, rate: str | float, **conditions: Any) -> FaultRule:
+    def throttle_data(
+        self, rate: str | float, times: int | None = None, **conditions: Any
+    ) -> FaultRule:
         """Answer the end of a message only after its size divided by ``rate``
-        (``10 kB/s``, or bytes per second): a server reading DATA slowly."""
-        return self.faults.throttle_data(rate, **conditions)
+        (``10 kB/s``, or bytes per second): a server reading DATA slowly.
+        ``times`` counts throttled messages (None: until cleared)."""
+        return self.faults.throttle_data(rate, times, **conditions)
 
     @property
     def fault_rules(self) -> list[FaultRule]:

@@ -69,6 +69,22 @@ Too Many Recipients Get 452
     ${msg}=    Wait Until Message Is Received
     Should Be Equal    ${msg.recipients}    ${{ ["a@example.com", "b@example.com"] }}
 
+Limits And Throttles Lift After Times Firings
+    Limit Message Rate    1    per=1 min    times=1
+    Limit Recipients    1    times=1
+    Throttle Data    1 MB/s    times=1
+    ${rules}=    Get Fault Rules
+    Should Be Equal    ${{ [rule.times for rule in $rules] }}    ${{ [1, 1, 1] }}
+    Send Mail    --to    a@example.com
+    ${result}=    Send Mail Expecting Failure    --to    a@example.com
+    Should Contain    ${result}    421
+    ${result}=    Send Mail    --to    a@example.com    --to    b@example.com    --to    c@example.com
+    Should Contain    ${result}    refused recipients: {'b@example.com': (452
+    ${rules}=    Get Fault Rules
+    Should Be Empty    ${rules}
+    ${msg}=    Wait Until Message Is Received    recipient=c@example.com
+    Should Be Equal    ${msg.recipients}    ${{ ["a@example.com", "c@example.com"] }}
+
 Seeded Random Faults Repeat
     ${first}=    Outcomes Of Ten Messages    seed=42
     ${again}=    Outcomes Of Ten Messages    seed=42

@@ -160,6 +160,7 @@ class FaultKeywords(LibraryComponent):
         by: RateKey = "all",
         reply: str = "421 4.7.0 Too many messages, slow down",
         close: bool = False,
+        times: int | None = None,
         **conditions: str,
     ) -> None:
         """Refuses mail beyond ``count`` messages in any period ``per``, as providers do.
@@ -168,14 +169,22 @@ class FaultKeywords(LibraryComponent):
         ``peer`` (the client's address), ``recipient`` or ``all``. Beyond the
         limit, MAIL FROM (RCPT TO when counting by recipient) gets ``reply``;
         ``close=True`` then drops the connection, as providers do with
-        ``421``. The limit stays until `Clear Faults`.
+        ``421``. ``times`` counts refusals: the limit stays until `Clear
+        Faults` when it is not given. Conditions as in `Reply To Recipient`.
 
         | Limit Message Rate    3    per=10 s    by=sender
         | Limit Message Rate    100    per=1 min    reply=421 4.7.0 Too many messages    close=True
+        | Limit Message Rate    1    per=1 min    times=2
         """
         self._log(
             self.server.limit_message_rate(
-                count, per.total_seconds(), by, reply, close, **rule_options(conditions)
+                count,
+                per.total_seconds(),
+                by,
+                reply,
+                close,
+                times,
+                **rule_options(conditions),
             )
         )
 
@@ -184,33 +193,44 @@ class FaultKeywords(LibraryComponent):
         self,
         count: int,
         reply: str = "452 4.5.3 Too many recipients",
+        times: int | None = None,
         **conditions: str,
     ) -> None:
         """Answers every RCPT TO beyond the first ``count`` of a message with ``reply``.
 
         A client that handles ``452`` sends the rest in another message.
+        ``times`` counts refused recipients; without it, the limit stays
+        until `Clear Faults`. Conditions as in `Reply To Recipient`.
 
         | Limit Recipients    2
         | Limit Recipients    50    reply=552 5.5.3 Too many recipients
+        | Limit Recipients    1    times=1
         """
         self._log(
-            self.server.limit_recipients(count, reply, **rule_options(conditions))
+            self.server.limit_recipients(
+                count, reply, times, **rule_options(conditions)
+            )
         )
 
     @keyword
-    def throttle_data(self, rate: str, **conditions: str) -> None:
+    def throttle_data(
+        self, rate: str, times: int | None = None, **conditions: str
+    ) -> None:
         """Makes the server take its time over the message data, for send timeouts.
 
         The reply to the end of the message comes only after the message's
         size divided by ``rate``, as if the server had read the data that
         slowly: an application's send timeout can be tested with a message
         of known size. ``rate`` is bytes per second, or a number with
-        ``B/s``, ``kB/s`` or ``MB/s`` (1024-based).
+        ``B/s``, ``kB/s`` or ``MB/s`` (1024-based). ``times`` counts
+        throttled messages; without it, every message is throttled until
+        `Clear Faults`. Conditions as in `Reply To Recipient`.
 
         | Throttle Data    10 kB/s
         | Throttle Data    1 MB/s    recipient=big@example.com
+        | Throttle Data    100 kB/s    times=1
         """
-        self._log(self.server.throttle_data(rate, **rule_options(conditions)))
+        self._log(self.server.throttle_data(rate, times, **rule_options(conditions)))
 
     @keyword
     def get_fault_rules(self) -> list[FaultRule]:
