@@ -150,6 +150,7 @@ class MockSMTP(SMTP):
 
     def _init_fast_path(self) -> None:
         self._fast = False  # True while aiosmtpd's loop waits and we answer
+        self._greeted = False  # aiosmtpd's task started after the greeting
         self._pending = b""  # received, not yet answered
         self._body: _Body | None = None  # the message being received
         self._line_start = True
@@ -172,7 +173,10 @@ class MockSMTP(SMTP):
         )
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        super().connection_made(transport)
+        if self._fast_allowed and self._original_transport is None:
+            self._greet(transport)
+        else:
+            super().connection_made(transport)
         self.state.sessions.add(self)
         if self.state.closing:
             abort_transport(transport)  # accepted while the server was stopping
@@ -180,6 +184,26 @@ class MockSMTP(SMTP):
             # asyncio's selector transports receive into a fresh 256 KiB
             # object per read; a smaller one avoids an mmap/munmap each time.
             transport.max_size = ASYNCIO_READ_SIZE  # type: ignore[attr-defined]
+
+    def _greet(self, transport: asyncio.BaseTransport) -> None:
+        """aiosmtpd's connection_made, with the greeting sent at once and its
+        session task not started: the fast path answers until it hands a
+        line over (most sessions never do, and the task is a third of what a
+        new connection costs)."""
+        self._set_rset_state()
+        self.session = self._create_session()
+        self.session.peer = transport.get_extra_info("peername")
+        self._reset_timeout()
+        asyncio.StreamReaderProtocol.connection_made(self, transport)
+        self.transport = transport
+        self._handler_coroutine = _NOT_STARTED  # type: ignore[assignment]
+        self._write_replies(f"220 {self.hostname} {self.__ident__}")
+        self._fast = True
+
+    def _start_aiosmtpd(self) -> None:
+        """Start aiosmtpd's session task, whose greeting was already sent."""
+        self._greeted = True
+        self._handler_coroutine = self.loop.create_task(self._handle_client())
 
     def connection_lost(self, error: Exception | None) -> None:
         self.state.sessions.discard(self)
@@ -192,7 +216,10 @@ class MockSMTP(SMTP):
         self._fast = False
         if self._busy is not None:
             self._busy.cancel()  # as aiosmtpd cancels the command in progress
-        return super().eof_received()
+        keep_open = super().eof_received()
+        # aiosmtpd's task would close the connection when it sees the end of
+        # input; without one, asyncio closes it when this returns False.
+        return keep_open and self._handler_coroutine is not _NOT_STARTED
 
     def _reset_timeout(self, duration: float | None = None) -> None:
         # The idle timeout moves with every command; rather than a new timer
@@ -211,6 +238,10 @@ class MockSMTP(SMTP):
         super()._timeout_cb()
 
     async def push(self, status: AnyStr) -> None:
+        if self._greeted:
+            # aiosmtpd's task, started late, greets first: that was sent.
+            self._greeted = False
+            return
         # A reply to a connection already closing is never sent: aiosmtpd
         # still "answers" lines pipelined after QUIT before it notices.
         if self.transport is not None and not self.transport.is_closing():
@@ -396,6 +427,8 @@ class MockSMTP(SMTP):
     def _hand_over(self, data: bytes) -> None:
         """Let aiosmtpd's loop answer ``data`` and what follows."""
         self._fast = False
+        if self._handler_coroutine is _NOT_STARTED:
+            self._start_aiosmtpd()
         super().data_received(data)
 
     def _run(self, step: Coroutine[Any, Any, None]) -> bool:
@@ -1118,6 +1151,17 @@ def _rebinder(value: Any, prototype: object) -> Callable[[object], Any]:
 
 async def _missing() -> Any:
     return MISSING
+
+
+class _NotStarted:
+    """Stands for aiosmtpd's session task until it is needed: aiosmtpd
+    cancels its task when the connection ends, and there is none to cancel."""
+
+    def cancel(self) -> bool:
+        return False
+
+
+_NOT_STARTED = _NotStarted()
 
 
 _FAST_COMMANDS: dict[
