@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping
 
 from .errors import ConfigurationError
 from .filters import MessageFilter, Pattern
+from .listing import empty_inbox_listing, listing
 from .mailbox import Mailbox
 from .message import ReceivedMessage
 from .queries import MessageQueries, ViewFilter
@@ -93,6 +94,13 @@ class Inbox(MessageQueries):
 
     def _in_view(self) -> list[ReceivedMessage]:
         return [m for m in self.messages.snapshot() if self._belongs(m)]
+
+    def _listing(self, wanted: MessageFilter | None = None) -> str:
+        everything = self.messages.snapshot()
+        in_view = [m for m in everything if self._belongs(m)]
+        if in_view:
+            return listing(in_view, wanted, self._claimed)
+        return empty_inbox_listing(self.name, everything)
 
 
 class UnroutedInbox(Inbox):

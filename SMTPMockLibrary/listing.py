@@ -28,14 +28,32 @@ def listing(
     """
     if not messages:
         return "The mailbox is empty."
-    shown = messages[-LISTED_IN_FAILURES:]
     lines = [f"Received {count_text(len(messages))}:"]
-    if len(messages) > len(shown):
-        lines.append(f"  ... {len(messages) - len(shown)} older ones not shown")
-    for message in shown:
+    for message in _newest(messages, lines):
         line = f"  #{message.sequence} {message.summary()}"
         returned = message.claimed if claimed is None else message.sequence in claimed
         if wanted is not None and returned and wanted(message):
             line += "  <- matches, but was returned by an earlier wait"
         lines.append(line)
     return "\n".join(lines)
+
+
+def empty_inbox_listing(inbox: str, everything: list[ReceivedMessage]) -> str:
+    """What a failed check on an empty inbox shows: the mail the server holds
+    elsewhere, since a routing rule that misses is the usual cause."""
+    if not everything:
+        return f"The inbox '{inbox}' is empty, and so is the server's mailbox."
+    lines = [
+        f"The inbox '{inbox}' is empty, but the server holds "
+        f"{count_text(len(everything))}:"
+    ]
+    lines += [f"  #{m.sequence} {m.summary()}" for m in _newest(everything, lines)]
+    return "\n".join(lines)
+
+
+def _newest(messages: list[ReceivedMessage], lines: list[str]) -> list[ReceivedMessage]:
+    """The newest messages a failure shows; how many are left out goes in ``lines``."""
+    shown = messages[-LISTED_IN_FAILURES:]
+    if len(messages) > len(shown):
+        lines.append(f"  ... {len(messages) - len(shown)} older ones not shown")
+    return shown

@@ -38,6 +38,14 @@ Each Inbox Has Its Own Wait Memory
     ...    No new message (inbox=signup) was received in 100 milliseconds.*returned by an earlier wait
     ...    Wait Until Message Is Received    inbox=signup    timeout=0.1 s
 
+A Failed Wait On An Empty Inbox Lists The Mail The Server Holds
+    Send Mail    --to    zed@elsewhere.test    --subject    Misrouted
+    Run Keyword And Expect Error
+    ...    No new message (inbox=acme) was received in 300 milliseconds.\nThe inbox 'acme' is empty, but the server holds 1 message:\n*from <*> to <zed@elsewhere.test> subject 'Misrouted'
+    ...    Wait Until Message Is Received
+    ...    inbox=acme
+    ...    timeout=0.3 s
+
 Resetting One Inbox Leaves The Others
     Send Mail    --to    bob@signup.test
     Send Mail    --to    stranger@example.com

@@ -84,6 +84,34 @@ def test_wait_times_out_with_a_clear_message(server):
     assert 0.3 <= time.monotonic() - started < 1.0
 
 
+def test_a_failed_wait_on_an_empty_inbox_lists_the_mail_the_server_holds(server):
+    server.create_inbox("acme", recipient="glob:*@acme.test")
+    with pytest.raises(AssertionError, match=r"so is the server's mailbox\.$"):
+        server.inbox("acme").wait_for_message(timeout=0.1)
+    send(server.port, compose(subject="Sign up"), recipients=["zed@signup.test"])
+    with pytest.raises(AssertionError) as failure:
+        server.inbox("acme").wait_for_message(timeout=0.3)
+    assert str(failure.value).splitlines()[1:] == [
+        "The inbox 'acme' is empty, but the server holds 1 message:",
+        "  #1 from <app@example.com> to <zed@signup.test> subject 'Sign up'",
+    ]
+
+
+def test_the_mail_an_empty_inbox_lists_is_capped(server):
+    server.create_inbox("acme", recipient="glob:*@acme.test")
+    for number in range(25):
+        send(server.port, compose(subject=f"number {number}"))
+    with pytest.raises(AssertionError) as failure:
+        server.inbox("acme").assert_message_count(1)
+    lines = str(failure.value).splitlines()
+    assert lines[1:3] == [
+        "The inbox 'acme' is empty, but the server holds 25 messages:",
+        "  ... 5 older ones not shown",
+    ]
+    assert len(lines) == 3 + 20
+    assert lines[-1].endswith("subject 'number 24'")
+
+
 def test_wait_for_count_sees_a_reset(server):
     send(server.port)
     waiter_result = []
