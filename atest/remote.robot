@@ -9,8 +9,15 @@ Resource          resources/common.resource
 Suite Setup       Start Remote Mock
 Suite Teardown    Terminate All Processes
 
-# A dry run cannot see these keywords: they come from a server process it does not start.
 Test Tags         remote
+
+
+*** Variables ***
+# The library imported as Mock. The suite setup replaces it with smtpmock's Remote
+# library at the address the process prints. A dry run starts no process: it checks
+# the keywords against the library itself, which serves the same ones.
+${MOCK_LIBRARY}      SMTPMockLibrary
+@{MOCK_ARGUMENTS}    @{EMPTY}
 
 
 *** Test Cases ***
@@ -56,7 +63,9 @@ Start Remote Mock
     ${smtp}=    Should Match Regexp    ${text}    listening on 127.0.0.1:(\\d+)
     ${url}=    Should Match Regexp    ${text}    Remote library: (http://\\S+)
     VAR    ${SMTP_PORT}    ${smtp}[1]    scope=SUITE
-    Import Library    Remote    ${url}[1]    AS    Mock
+    VAR    ${MOCK_LIBRARY}    Remote    scope=SUITE
+    VAR    @{MOCK_ARGUMENTS}    ${url}[1]    scope=SUITE
+    Import Library    ${MOCK_LIBRARY}    @{MOCK_ARGUMENTS}    AS    Mock
 
 File Should Contain Remote Url
     [Documentation]    Fails until smtpmock has printed where its Remote library listens.
