@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import re
 import unicodedata
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from .message import Attachment, ReceivedMessage
+if TYPE_CHECKING:  # message.py saves itself with these functions
+    from .message import Attachment, ReceivedMessage
 
 _UNSAFE = re.compile(r"[^\w.\- ()+@=,]", re.UNICODE)
 _RESERVED_WINDOWS_NAMES = re.compile(r"^(con|prn|aux|nul|com\d|lpt\d)(\..*)?$", re.I)
@@ -33,7 +36,9 @@ def unique_path(directory: Path, filename: str) -> Path:
     return candidate
 
 
-def save_attachments(attachments: list[Attachment], directory: str | Path) -> list[str]:
+def save_attachments(
+    attachments: list[Attachment], directory: str | os.PathLike[str]
+) -> list[str]:
     target = Path(directory)
     target.mkdir(parents=True, exist_ok=True)
     paths = []
@@ -45,14 +50,16 @@ def save_attachments(attachments: list[Attachment], directory: str | Path) -> li
     return paths
 
 
-def save_eml(message: ReceivedMessage, path: str | Path) -> str:
+def save_eml(message: ReceivedMessage, path: str | os.PathLike[str]) -> str:
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_bytes(message.raw)
     return str(target)
 
 
-def save_messages(messages: list[ReceivedMessage], directory: str | Path) -> list[str]:
+def save_messages(
+    messages: list[ReceivedMessage], directory: str | os.PathLike[str]
+) -> list[str]:
     target = Path(directory)
     target.mkdir(parents=True, exist_ok=True)
     paths = []

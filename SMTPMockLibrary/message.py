@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email.policy
+import os
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING, Literal, overload
 from urllib.parse import unquote
 
 from .codes import find_verification_codes
+from .files import save_attachments, save_eml
 from .links import extract_links
 from .mime import (
     MAX_DEPTH,
@@ -421,6 +423,20 @@ class ReceivedMessage:
         return open_message_link(self, matching, timeout=timeout)
 
     # --- end of verification codes and link checks --------------------------
+
+    def save_as_eml(self, path: str | os.PathLike[str]) -> str:
+        """Write the exact bytes received to ``path`` (an ``.eml`` file any
+        mail client opens), creating its directory; return the path."""
+        return save_eml(self, path)
+
+    def save_attachments(self, directory: str | os.PathLike[str]) -> list[str]:
+        """Write every attachment to ``directory`` and return the paths.
+
+        File names are made safe for the file system and never lead outside
+        ``directory``, whatever the e-mail says; a name already taken gets
+        ``-2``, ``-3``... before the extension.
+        """
+        return save_attachments(self.attachments, directory)
 
     @cached_property
     def searchable_text(self) -> str:

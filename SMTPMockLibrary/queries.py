@@ -8,11 +8,13 @@ earlier wait of the same view returned.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 
 from robot.utils import secs_to_timestr
 
 from .errors import ConfigurationError
+from .files import save_messages
 from .filters import MessageFilter
 from .listing import count_text, listing
 from .mailbox import Mailbox
@@ -68,6 +70,13 @@ class MessageQueries:
     def count_messages(self, **filters: str) -> int:
         """How many received messages match ``filters``."""
         return self.messages.count(self._where(filters))
+
+    def save_messages(
+        self, directory: str | os.PathLike[str], **filters: str
+    ) -> list[str]:
+        """Write each message matching ``filters`` to ``directory`` as an
+        ``.eml`` file named by its number and subject; return the paths."""
+        return save_messages(self.get_messages(**filters), directory)
 
     def wait_for_message(
         self, timeout: float = 5.0, msg: str | None = None, **filters: str

@@ -279,7 +279,13 @@ class MockSMTPServer(MessageQueries):
         return self.inboxes.get(name)
 
     def remove_inbox(self, name: str) -> None:
+        """Remove the inbox ``name``; its messages stay in the mailbox."""
         self.inboxes.remove(name)
+
+    def get_inboxes(self) -> dict[str, int]:
+        """The inboxes by name, each with its number of messages, ``unrouted``
+        (the mail no inbox routes) last."""
+        return self.inboxes.counts()
 
     # Fault injection. Each method returns the rule it set; ``conditions``
     # are sender=, recipient=, header=, auth_user=, peer=, inbox= (filter

@@ -47,7 +47,7 @@ class InboxKeywords(LibraryComponent):
         | ${inboxes} =    Get Inboxes
         | Should Be Equal As Integers    ${inboxes}[unrouted]    0
         """
-        return self.server.inboxes.counts()
+        return self.server.get_inboxes()
 
     @keyword
     def remove_inbox(self, name: str) -> None:

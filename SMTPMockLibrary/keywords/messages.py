@@ -9,7 +9,6 @@ from robot.api import logger
 from robotlibcore import keyword
 
 from ..codes import searched_text
-from ..files import save_attachments, save_eml, save_messages
 from ..filters import compile_regex
 from ..linkcheck import (
     LinkResponse,
@@ -100,7 +99,7 @@ class MessageKeywords(LibraryComponent):
         | ${paths} =    Save Message Attachments    ${msg}    ${OUTPUT DIR}/attachments
         """
         message = self.message(message)
-        paths = save_attachments(message.attachments, directory)
+        paths = message.save_attachments(directory)
         self.library.saved_attachments(message).update(
             zip((a.filename for a in message.attachments), paths, strict=True)
         )
@@ -163,7 +162,7 @@ class MessageKeywords(LibraryComponent):
         | Save Message As EML    ${msg}    ${OUTPUT DIR}/welcome.eml
         """
         message = self.message(message)
-        saved = save_eml(message, path)
+        saved = message.save_as_eml(path)
         logger.info(f"Saved message #{message.sequence} to '{saved}'.")
         return saved
 
@@ -177,7 +176,7 @@ class MessageKeywords(LibraryComponent):
 
         | ${paths} =    Save Received Messages    ${OUTPUT DIR}/mail    recipient=alice@example.com
         """
-        paths = save_messages(self.view(inbox).get_messages(**filters), directory)
+        paths = self.view(inbox).save_messages(directory, **filters)
         logger.info(f"Saved {count_text(len(paths))} to '{directory}'.")
         return paths
 
