@@ -188,10 +188,17 @@ class SMTPMockLibrary(DynamicCore):
     | mail_options, rcpt_options | ESMTP parameters such as ``BODY=8BITMIME``, ``SMTPUTF8``, ``SIZE=...`` |
     | sequence                   | the message's number: 1 for the first the server stored              |
 
-    An attachment is ``inline`` when its ``Content-Disposition`` is
-    ``inline``, or when it has none and has a ``Content-ID`` (an image the
-    HTML body shows with ``cid:``); an ``attachment`` disposition is never
-    inline.
+    An attachment is ``inline`` when the HTML body shows it (``cid:`` and its
+    ``Content-ID``), whatever its ``Content-Disposition`` says: Python's
+    ``add_related(..., filename=...)`` writes ``attachment``. A part the
+    HTML body does not show is ``inline`` when its disposition is
+    ``inline``, or when it has none and has a ``Content-ID``; any other part
+    is a file offered to the reader.
+
+    | Send Newsletter
+    | ${news} =    `Wait Until Message Is Received`    subject=Newsletter
+    | ${logo} =    `Message Should Have Attachment`    ${news}    logo.png
+    | Should Be True    ${logo.inline}    # shown in the HTML body with cid:
 
     Decoding happens on first use and is cached: storing a message costs no
     parsing. Malformed mail is stored byte for byte and every attribute gives

@@ -35,6 +35,10 @@ MINIMAL_PDF = (
     b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n"
     b"2 0 obj<</Type/Pages/Kids[]/Count 0>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
 )
+LOGO_PNG = bytes.fromhex(  # a 1x1 PNG
+    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+    "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082"
+)
 
 
 def message(sender: str, to: str, subject: str, text: str) -> EmailMessage:
@@ -119,12 +123,24 @@ def invoice(address: str, number: int) -> EmailMessage:
 
 
 def newsletter(address: str, url: str) -> EmailMessage:
-    return message(
+    """Text and HTML, the HTML showing the shop's logo, a related part that
+    Python writes with an ``attachment`` disposition and a file name."""
+    mail = message(
         SHOP,
         address,
         "Newsletter: the autumn teas are here",
         f"Our autumn teas are here: {url}/teas\n\nUnsubscribe: {url}/unsubscribe\n",
     )
+    mail.add_alternative(
+        f'<p><img src="cid:logo@shop.example.com" alt="Example Shop"></p>'
+        f'<p>Our <a href="{url}/teas">autumn teas</a> are here.</p>'
+        f'<p><a href="{url}/unsubscribe">Unsubscribe</a></p>',
+        subtype="html",
+    )
+    mail.get_payload()[1].add_related(
+        LOGO_PNG, "image", "png", cid="<logo@shop.example.com>", filename="logo.png"
+    )
+    return mail
 
 
 def alert(subject: str) -> EmailMessage:
