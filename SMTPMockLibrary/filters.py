@@ -35,12 +35,14 @@ class Pattern:
 
     @classmethod
     def parse(cls, name: str, value: str, *, plain: str) -> Pattern:
-        if value.startswith("regexp:"):
-            regex = compile_regex(value[len("regexp:") :], f"{name}=")
+        prefix, pattern = split_prefix(value)
+        if prefix == "regexp":
+            regex = compile_regex(pattern, f"{name}=")
             return cls(value, lambda candidate: regex.search(candidate) is not None)
-        if value.startswith("glob:"):
-            glob = value[len("glob:") :]
-            return cls(value, lambda candidate: fnmatch.fnmatchcase(candidate, glob))
+        if prefix == "glob":
+            return cls(
+                value, lambda candidate: fnmatch.fnmatchcase(candidate, pattern)
+            )
         _reject_misspelt_prefix(name, value)
         if plain == "address":
             lowered = _normalized_address(value)
@@ -53,21 +55,34 @@ class Pattern:
         return any(self.test(candidate) for candidate in candidates)
 
 
-_PREFIX_LIKE = re.compile(r"([a-z]{2,8}):(?=\S)")
+_PREFIX_LIKE = re.compile(r"([a-zA-Z]{2,8}):(?=\S)")
 PREFIXES = ("regexp", "glob")
+
+
+def split_prefix(value: str) -> tuple[str | None, str]:
+    """``("regexp", "^Hi")`` for ``regexp:^Hi``, ``(None, value)`` for plain text.
+
+    A prefix is recognised in any case (``REGEXP:``, ``Glob:``): a tester who
+    writes one means it, and the text would otherwise silently match nothing.
+    """
+    word, colon, pattern = value[: len("regexp:")].partition(":")
+    if colon and word.lower() in PREFIXES:
+        return word.lower(), value[len(word) + 1 :]
+    return None, value
 
 
 def _reject_misspelt_prefix(name: str, value: str) -> None:
     """``rgx:^Hi`` is a typo of ``regexp:``, not text to look for.
 
-    Only a short lowercase word directly followed by the pattern counts, so
-    ``Re: Hello`` and ``Ticket:42`` stay plain text.
+    Only a short word (in any case) close to a prefix and directly followed by
+    the pattern counts, so ``Re: Hello`` and ``Ticket:42`` stay plain text;
+    ``re:`` and ``rx:`` count in lowercase only, so ``Re:Hello`` is text too.
     """
     match = _PREFIX_LIKE.match(value)
     if not match:
         return
     word = match.group(1)
-    close = difflib.get_close_matches(word, PREFIXES, n=1, cutoff=0.6)
+    close = difflib.get_close_matches(word.lower(), PREFIXES, n=1, cutoff=0.6)
     if close or word in ("re", "rx"):
         suggestion = close[0] if close else "regexp"
         raise ConfigurationError(
@@ -137,7 +152,7 @@ class MessageFilter:
         if name in ("sender", "from_address"):
             pattern = Pattern.parse(name, value, plain="address")
             return lambda m: pattern.test(getattr(m, name))
-        if name == "recipient" and not value.startswith(("regexp:", "glob:")):
+        if name == "recipient" and split_prefix(value)[0] is None:
             address = _normalized_address(value)
             return lambda m: address in m.recipients_lowercase
         if name in ("recipient", "to", "cc"):

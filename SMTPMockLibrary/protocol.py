@@ -176,7 +176,10 @@ class MockSMTP(SMTP):
         if self._fast_allowed and self._original_transport is None:
             self._greet(transport)
         else:
+            starting = self._original_transport is None  # not after STARTTLS
             super().connection_made(transport)
+            if starting:
+                self._handler_coroutine.add_done_callback(self._aiosmtpd_ended)  # type: ignore[union-attr]
         self.state.sessions.add(self)
         if self.state.closing:
             abort_transport(transport)  # accepted while the server was stopping
@@ -203,7 +206,17 @@ class MockSMTP(SMTP):
     def _start_aiosmtpd(self) -> None:
         """Start aiosmtpd's session task, whose greeting was already sent."""
         self._greeted = True
-        self._handler_coroutine = self.loop.create_task(self._handle_client())
+        task = self.loop.create_task(self._handle_client())
+        task.add_done_callback(self._aiosmtpd_ended)
+        self._handler_coroutine = task
+
+    def _aiosmtpd_ended(self, task: asyncio.Task[None]) -> None:
+        # aiosmtpd closes the connection when its task is cancelled (the end
+        # of input, a lost connection); a task cancelled before its first
+        # step (a client that hangs up at once) never gets to, and the
+        # connection stayed open until the idle timeout.
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.close()
 
     def connection_lost(self, error: Exception | None) -> None:
         self.state.sessions.discard(self)

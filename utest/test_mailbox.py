@@ -175,6 +175,10 @@ def mailbox(server):
         ({"cc": "carol@example.com"}, ["Invoice 42"]),
         ({"subject": "Invoice"}, ["Invoice 42"]),
         ({"subject": r"regexp:^Invoice \d+$"}, ["Invoice 42"]),
+        ({"subject": r"REGEXP:^Invoice \d+$"}, ["Invoice 42"]),
+        ({"subject": "Regexp:^Inv"}, ["Invoice 42"]),
+        ({"subject": "GLOB:Invoice *"}, ["Invoice 42"]),
+        ({"recipient": "Glob:secret@*"}, ["Invoice 42"]),
         ({"subject": "invoice"}, []),
         ({"body": "code 123456"}, ["Reset your password"]),
         ({"header": "X-Campaign: spring"}, ["Welcome Alice"]),
@@ -207,6 +211,18 @@ def test_unknown_filter_names_the_allowed_ones():
         r"sender, recipient, to, cc, from_address, subject, body, header",
     ):
         MessageFilter({"recipients": "x"})
+
+
+@pytest.mark.parametrize("value", ["rgx:^Hi", "RGX:^Hi", "Regex:^Hi", "GLB:*Hi"])
+def test_a_misspelt_prefix_in_any_case_is_an_error(value):
+    word = value.partition(":")[0]
+    with pytest.raises(ConfigurationError, match=f"Unknown prefix '{word}:'"):
+        MessageFilter({"subject": value})
+
+
+@pytest.mark.parametrize("value", ["Re:Hello", "RE:Hello", "Re: Hello", "Ticket:42"])
+def test_a_word_and_a_colon_that_is_no_prefix_is_text(value):
+    assert MessageFilter({"subject": value})
 
 
 def test_invalid_regex_is_a_clear_error():

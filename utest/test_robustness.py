@@ -127,6 +127,31 @@ def test_client_disconnecting_mid_command_and_without_quit(server):
     assert_still_serving(server)
 
 
+@pytest.mark.parametrize("fast_path", [True, False])
+@pytest.mark.parametrize("before_eof", [b"", b"HELO x\r\n", b"HELO x\r\nHELP\r\n"])
+def test_the_server_closes_when_the_client_ends_its_output(fast_path, before_eof):
+    # With or without aiosmtpd's session task running (it starts when a line
+    # such as HELP is handed over to it), the end of input closes the
+    # session, also when it comes before aiosmtpd's task ever ran: a client
+    # that hangs up at once. Lines arriving with the end of input may go
+    # unanswered, as aiosmtpd cancels its task on it.
+    server = MockSMTPServer(autostart=False)
+    server.fast_path = fast_path
+    with server:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+            sock.sendall(before_eof)
+            sock.shutdown(socket.SHUT_WR)
+            received = b""
+            while chunk := sock.recv(4096):  # ends when the server closes
+                received += chunk
+        assert received == b"" or received.startswith(b"220 ")
+        deadline = time.monotonic() + 5
+        while server.open_sessions and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert server.open_sessions == 0
+        assert server.errors == []
+
+
 def test_open_sessions_are_closed_when_they_end(server):
     clients = [RawClient(server.port) for _ in range(10)]
     for client in clients:
