@@ -275,12 +275,13 @@ def _capped(text: str) -> str:
 
 
 def _compile_pattern(pattern: str) -> re.Pattern[str]:
-    if pattern.startswith("glob:"):
+    prefix = pattern[: len("regexp:")].lower()  # in any case, as in the filters
+    if prefix.startswith("glob:"):
         raise ConfigurationError(
             f"Invalid pattern '{pattern}': a code is extracted with a regular "
             "expression (its first group, or the whole match), not a glob."
         )
-    expression = pattern.removeprefix("regexp:")
+    expression = pattern[len(prefix) :] if prefix == "regexp:" else pattern
     try:
         return re.compile(expression)
     except re.error as error:

@@ -40,9 +40,7 @@ class Pattern:
             regex = compile_regex(pattern, f"{name}=")
             return cls(value, lambda candidate: regex.search(candidate) is not None)
         if prefix == "glob":
-            return cls(
-                value, lambda candidate: fnmatch.fnmatchcase(candidate, pattern)
-            )
+            return cls(value, lambda candidate: fnmatch.fnmatchcase(candidate, pattern))
         _reject_misspelt_prefix(name, value)
         if plain == "address":
             lowered = _normalized_address(value)
@@ -65,7 +63,7 @@ def split_prefix(value: str) -> tuple[str | None, str]:
     A prefix is recognised in any case (``REGEXP:``, ``Glob:``): a tester who
     writes one means it, and the text would otherwise silently match nothing.
     """
-    word, colon, pattern = value[: len("regexp:")].partition(":")
+    word, colon, _ = value[: len("regexp:")].partition(":")
     if colon and word.lower() in PREFIXES:
         return word.lower(), value[len(word) + 1 :]
     return None, value

@@ -151,16 +151,17 @@ class SMTPMockLibrary(DynamicCore):
     FROM:<>``): its ``sender`` is the empty string, and both ``sender=<>``
     and ``sender=`` find it. ``subject``, ``body`` and ``header`` look for
     contained text. Prefix any value except ``matching`` with ``regexp:`` for
-    a regular expression search, or ``glob:`` for a glob pattern:
+    a regular expression search, or ``glob:`` for a glob pattern; a prefix
+    may be written in any case (``REGEXP:``, ``Glob:``):
 
     | Send Invoice    carol@example.com
     | `Wait Until Message Is Received`     recipient=glob:*@example.com
     | `Received Message Count Should Be`    1    subject=regexp:^Invoice \\\\d+$
 
-    A value that starts with a misspelt prefix directly followed by its
-    pattern (``rgx:^Hi``, ``regex:^Hi``, ``glb:*@x``) is an error rather than
-    text that never matches; ``Re: Hello`` (a space after the colon) is plain
-    text.
+    A value that starts with a misspelt prefix, in any case, directly
+    followed by its pattern (``rgx:^Hi``, ``Regex:^Hi``, ``GLB:*@x``) is an
+    error rather than text that never matches; ``Re: Hello`` and ``Re:Hello``
+    are plain text.
 
     ``matching`` is always a regular expression (Python's ``re.search``). It
     searches the raw source, the decoded headers and the decoded text parts,

@@ -178,6 +178,7 @@ def test_pattern_first_group_or_whole_match() -> None:
         "K7-QX-2P"
     ]
     assert find_verification_codes("", text, "", pattern=r"regexp:\d{6}") == ["123456"]
+    assert find_verification_codes("", text, "", pattern=r"REGEXP:\d{6}") == ["123456"]
     assert find_verification_codes("", text, "", pattern=r"PIN: (\d{9})") == []
 
 
@@ -194,6 +195,8 @@ def test_pattern_errors_are_clear() -> None:
         find_verification_codes("", "x", "", pattern="(")
     with pytest.raises(ConfigurationError, match="not a glob"):
         find_verification_codes("", "x", "", pattern="glob:*")
+    with pytest.raises(ConfigurationError, match="not a glob"):
+        find_verification_codes("", "x", "", pattern="Glob:*")
 
 
 def test_huge_text_is_searched_up_to_the_cap() -> None:
