@@ -183,6 +183,7 @@ class SMTPMockLibrary(DynamicCore):
     | attachments                | files with ``filename``, ``content_type``, ``size``, ``content``, ``content_id``, ``inline`` |
     | links                      | every http(s) link of the bodies, in order, without duplicates       |
     | raw, source, size          | the exact bytes received, the same as text, their size               |
+    | defects                    | what reading cut or found broken, as short sentences (see below); empty for ordinary mail |
     | received_at, peer, helo    | when it arrived, the client's address, the HELO/EHLO name             |
     | tls, tls_version           | whether the session was encrypted, and how                           |
     | auth_user                  | the user the client authenticated as, if any                         |
@@ -203,7 +204,14 @@ class SMTPMockLibrary(DynamicCore):
 
     Decoding happens on first use and is cached: storing a message costs no
     parsing. Malformed mail is stored byte for byte and every attribute gives
-    its best reading instead of failing.
+    its best reading instead of failing. Hostile mail is read within limits,
+    so that it never stalls a wait or a filter: a part nested deeper than
+    100 levels is kept whole, as an attachment of its bytes; past 1,000 MIME
+    parts, the rest of the message is not split into parts; header values
+    longer than 8 KB or past the first 64 KB of header values, and address
+    headers longer than 16 KB, are read by a simple decoder. ``defects``
+    lists each cut, and so does the message's card in the log; ``raw``
+    always holds every byte received.
 
     Keywords that take a message accept the object or its ``sequence`` number.
 

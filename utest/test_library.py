@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 import threading
 import time
@@ -11,6 +12,14 @@ import pytest
 from robot.libdoc import LibraryDocumentation
 
 from SMTPMockLibrary import SMTPMockLibrary
+from SMTPMockLibrary.message import (
+    ADDRESS_LIMIT,
+    HEADER_BUDGET,
+    MAX_DEPTH,
+    MAX_PARTS,
+    STRUCTURED_LIMIT,
+    ReceivedMessage,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "docs"))
@@ -75,6 +84,24 @@ def test_keyword_names_follow_robot_conventions():
         }, name
         if first in {"Received", "Message", "Links"}:
             assert " Should " in f" {name} ", name
+
+
+def test_the_messages_table_names_real_attributes_and_the_reading_limits():
+    section = re.split(r"\n\s*= ", LIBRARY.doc.split("= Messages =")[1])[0]
+    rows = re.findall(r"^\s*\| ([a-z_, ]+?)\s+\|", section, re.MULTILINE)
+    names = {name.strip() for row in rows for name in row.split(",")}
+    assert "defects" in names
+    for name in names:
+        assert hasattr(ReceivedMessage, name), f"ReceivedMessage has no '{name}'"
+    prose = " ".join(section.split())
+    for limit in (
+        f"deeper than {MAX_DEPTH} levels",
+        f"past {MAX_PARTS:,} MIME parts",
+        f"longer than {STRUCTURED_LIMIT // 1024} KB",
+        f"the first {HEADER_BUDGET // 1024} KB",
+        f"longer than {ADDRESS_LIMIT // 1024} KB",
+    ):
+        assert limit in prose
 
 
 def test_committed_docs_are_up_to_date():
