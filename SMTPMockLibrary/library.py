@@ -14,12 +14,11 @@ from weakref import WeakKeyDictionary
 
 from robot.api import logger
 from robot.api.deco import library
-from robot.utils import timestr_to_secs
 from robotlibcore import DynamicCore
 
 from .binding import validate_port
 from .keywords import COMPONENTS
-from .keywords.base import message_argument
+from .keywords.base import duration_argument, message_argument, not_negative
 from .keywords.registry import RunningServer, ServerRegistry
 from .listing import count_text
 from .message import ReceivedMessage
@@ -31,7 +30,7 @@ from .version import __version__
     scope="GLOBAL",
     version=__version__,
     doc_format="ROBOT",
-    converters={ReceivedMessage: message_argument},
+    converters={ReceivedMessage: message_argument, timedelta: duration_argument},
 )
 class SMTPMockLibrary(DynamicCore):
     """SMTPMockLibrary runs a real SMTP server inside the test run and checks the mail it receives.
@@ -344,11 +343,7 @@ class SMTPMockLibrary(DynamicCore):
         """
         self.host = host
         self.port = validate_port(port)
-        self.timeout = (
-            timeout.total_seconds()
-            if isinstance(timeout, timedelta)
-            else timestr_to_secs(timeout)
-        )
+        self.timeout = not_negative(timeout)
         self.log_messages_on_failure = log_messages_on_failure
         self.registry = ServerRegistry()
         self.ROBOT_LIBRARY_LISTENER = self

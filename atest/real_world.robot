@@ -57,10 +57,19 @@ The Old Error Argument Still Works With A Warning
     ...    Wait Until Message Is Received    recipient=alice@example.com    timeout=0.1 s    error=Nothing for Alice
 
 A Negative Timeout Is Shown As Written
-    Run Keyword And Expect Error    'timeout' must not be negative, got -1 seconds.
-    ...    Wait Until Message Is Received    timeout=-1 s
-    Run Keyword And Expect Error    'within' must not be negative, got -2.5 seconds.
+    Run Keyword And Expect Error    'timeout' must not be negative, got '-1.5 minutes'.
+    ...    Wait Until Message Is Received    timeout=-1.5 minutes
+    Run Keyword And Expect Error    'within' must not be negative, got '-2.5 s'.
     ...    Message Should Not Be Received    within=-2.5 s
+
+A Negative Default Timeout Fails At Once
+    Run Keyword And Expect Error    'timeout' must not be negative, got '-4 s'.
+    ...    Set Mock SMTP Timeout    -4 s
+    ${default}=    Set Mock SMTP Timeout    1 s
+    Set Mock SMTP Timeout    ${default}
+    Should Not Start With    ${default}    -
+    Run Keyword And Expect Error    *failed: 'timeout' must not be negative, got '-3 s'.*
+    ...    Import Library    SMTPMockLibrary    timeout=-3 s    AS    NegativeTimeout
 
 A Misspelt Filter Prefix Is An Error
     Run Keyword And Expect Error

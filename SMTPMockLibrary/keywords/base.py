@@ -6,7 +6,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from robot.api import logger
-from robot.utils import secs_to_timestr
+from robot.utils import secs_to_timestr, timestr_to_secs
 
 from ..errors import ConfigurationError
 from ..filters import MessageFilter
@@ -45,6 +45,43 @@ def message_argument(value: int | str | dict) -> MessageNumber:
         ) from None
 
 
+class Duration(timedelta):
+    """A time argument that remembers how the user wrote it, for error messages."""
+
+    written: str
+
+
+def duration_argument(value: str | int | float) -> Duration:
+    """A time interval in one of the formats Robot Framework supports:
+
+    - a number of seconds like ``42`` or ``10.5``
+    - a time string like ``1 minute 30 seconds`` or ``1min 30s``
+    - a "timer" string like ``01:30`` (1 minute 30 seconds)
+
+    See the
+    [https://robotframework.org/robotframework/latest/RobotFrameworkUserGuide.html#time-format|User Guide].
+    A timeout must not be negative: the error shows the value as written.
+    """
+    duration = Duration(seconds=timestr_to_secs(value, round_to=None))
+    duration.written = str(value)
+    return duration
+
+
+def not_negative(value: timedelta | str, name: str = "timeout") -> float:
+    """``value`` in seconds; when negative, an error showing it as written."""
+    seconds = (
+        value.total_seconds()
+        if isinstance(value, timedelta)
+        else timestr_to_secs(value, round_to=None)
+    )
+    if seconds < 0:
+        written = getattr(value, "written", None) or (
+            value if isinstance(value, str) else f"{seconds:g} seconds"
+        )
+        raise ConfigurationError(f"'{name}' must not be negative, got '{written}'.")
+    return seconds
+
+
 def plain(value: Any) -> Any:
     """A password given as Robot Framework's ``Secret``, as plain text."""
     return value.value if Secret is not str and isinstance(value, Secret) else value
@@ -76,7 +113,7 @@ class LibraryComponent:
 
     def seconds(self, timeout: timedelta | None) -> float:
         """The timeout in seconds; the library's default when not given."""
-        return self.library.timeout if timeout is None else timeout.total_seconds()
+        return self.library.timeout if timeout is None else not_negative(timeout)
 
 
 def failure_message(msg: str | None, filters: dict[str, str]) -> str | None:

@@ -8,7 +8,7 @@ from robot.api import logger
 from robotlibcore import keyword
 
 from ..message import ReceivedMessage
-from .base import LibraryComponent, failure_message
+from .base import LibraryComponent, failure_message, not_negative
 
 
 class MailboxKeywords(LibraryComponent):
@@ -103,7 +103,8 @@ class MailboxKeywords(LibraryComponent):
         | Message Should Not Be Received    within=2 s    subject=Newsletter    recipient=bob@example.com
         | Message Should Not Be Received    recipient=nobody@example.com
         """
-        self.view(inbox).assert_no_message(within.total_seconds(), msg, **filters)
+        seconds = not_negative(within, "within")
+        self.view(inbox).assert_no_message(seconds, msg, **filters)
 
     @keyword
     def wait_until_message_is_received(

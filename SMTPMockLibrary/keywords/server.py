@@ -11,7 +11,7 @@ from robotlibcore import keyword
 from ..errors import ServerError
 from ..server import DEFAULT_MAX_MESSAGE_SIZE, MockSMTPServer
 from ..tls import TLSMode
-from .base import LibraryComponent, Secret, plain
+from .base import LibraryComponent, Secret, not_negative, plain
 
 
 class ServerKeywords(LibraryComponent):
@@ -228,6 +228,7 @@ class ServerKeywords(LibraryComponent):
         | ${old} =    Set Mock SMTP Timeout    30 s
         | Set Mock SMTP Timeout    ${old}
         """
+        seconds = not_negative(timeout)
         old = secs_to_timestr(self.library.timeout)
-        self.library.timeout = timeout.total_seconds()
+        self.library.timeout = seconds
         return old
