@@ -76,6 +76,8 @@ Attachments
     ...    ${msg}
     ...    report.csv
     ...    application/pdf
+    Run Keyword And Expect Error    No invoice attached
+    ...    Message Should Have Attachment    ${msg}    invoice.pdf    msg=No invoice attached
     Received Message Count Should Be    1    attachment=Rechnung-März.pdf
 
 Save Attachments Never Writes Outside The Directory
@@ -100,6 +102,8 @@ Message Header Should Be
     Run Keyword And Expect Error
     ...    Header 'X-Missing' of message #* should be 'x', but was no such header.
     ...    Message Header Should Be    ${msg}    X-Missing    x
+    Run Keyword And Expect Error    Wrong tag
+    ...    Message Header Should Be    ${msg}    X-Tag    third    msg=Wrong tag
 
 Message Body Should Contain
     Send Mail    --to    b@example.com    --text    Plain words    --html    <p>Rich <b>words</b></p>
@@ -109,6 +113,8 @@ Message Body Should Contain
     Message Body Should Contain    ${msg}    Plain    part=text
     Run Keyword And Expect Error    The text body of message #* does not contain 'Rich'.*
     ...    Message Body Should Contain    ${msg}    Rich    part=text
+    Run Keyword And Expect Error    No rich text
+    ...    Message Body Should Contain    ${msg}    Rich    part=text    msg=No rich text
     Expect Argument Error
     ...    ValueError: Argument 'part' got value 'attachment' that cannot be converted to 'any', 'text' or 'html'.
     ...    Message Body Should Contain    ${msg}    x    part=attachment

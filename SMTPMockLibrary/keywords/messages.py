@@ -60,12 +60,16 @@ class MessageKeywords(LibraryComponent):
 
     @keyword
     def message_should_have_attachment(
-        self, message: ReceivedMessage, filename: str, content_type: str | None = None
+        self,
+        message: ReceivedMessage,
+        filename: str,
+        content_type: str | None = None,
+        msg: str | None = None,
     ) -> Attachment:
         """Fails unless the message has an attachment called ``filename``.
 
         With ``content_type``, the attachment must also be of that type.
-        Returns the attachment.
+        Returns the attachment. ``msg`` replaces the failure message.
 
         | Message Should Have Attachment    ${msg}    report.csv
         | ${pdf} =    Message Should Have Attachment    ${msg}    Rechnung-März.pdf    application/pdf
@@ -82,7 +86,9 @@ class MessageKeywords(LibraryComponent):
         if len(attachments) > LISTED:
             found += f" and {len(attachments) - LISTED} more"
         raise AssertionError(
-            f"Message #{message.sequence} has no attachment {wanted}. Attachments: {found}."
+            msg
+            or f"Message #{message.sequence} has no attachment {wanted}. "
+            f"Attachments: {found}."
         )
 
     @keyword
@@ -110,12 +116,16 @@ class MessageKeywords(LibraryComponent):
 
     @keyword
     def message_header_should_be(
-        self, message: ReceivedMessage, name: str, expected: str
+        self,
+        message: ReceivedMessage,
+        name: str,
+        expected: str,
+        msg: str | None = None,
     ) -> None:
         """Fails unless the decoded header ``name`` of the message is ``expected``.
 
         Header names are case-insensitive. For a repeated header, any of its
-        values may match.
+        values may match. ``msg`` replaces the failure message.
 
         | Message Header Should Be    ${msg}    X-Priority    1
         | Message Header Should Be    ${msg}    subject    Welcome, Alice!
@@ -125,17 +135,23 @@ class MessageKeywords(LibraryComponent):
         if expected not in values:
             found = " | ".join(repr(v) for v in values) if values else "no such header"
             raise AssertionError(
-                f"Header '{name}' of message #{message.sequence} should be "
+                msg
+                or f"Header '{name}' of message #{message.sequence} should be "
                 f"'{expected}', but was {found}."
             )
 
     @keyword
     def message_body_should_contain(
-        self, message: ReceivedMessage, text: str, part: BodyPart = "any"
+        self,
+        message: ReceivedMessage,
+        text: str,
+        part: BodyPart = "any",
+        msg: str | None = None,
     ) -> None:
         """Fails unless the decoded body of the message contains ``text``.
 
-        ``part`` is ``text``, ``html`` or ``any`` (either of them).
+        ``part`` is ``text``, ``html`` or ``any`` (either of them). ``msg``
+        replaces the failure message.
 
         | Message Body Should Contain    ${msg}    Welcome, Alice
         | Message Body Should Contain    ${msg}    <b>Alice</b>    part=html
@@ -149,8 +165,9 @@ class MessageKeywords(LibraryComponent):
             f"--- {name} body ---\n{_clip(bodies[name])}" for name in searched
         )
         raise AssertionError(
-            f"The {' or '.join(searched)} body of message #{message.sequence} does "
-            f"not contain '{text}'.\n{shown}"
+            msg
+            or f"The {' or '.join(searched)} body of message #{message.sequence} "
+            f"does not contain '{text}'.\n{shown}"
         )
 
     @keyword(name="Save Message As EML")
