@@ -115,6 +115,20 @@ def test_importing_the_library_opens_no_socket():
     assert threading.active_count() == threads
 
 
+def test_a_negative_timeout_at_import_fails_at_once_as_written(tmp_path):
+    suite = tmp_path / "negative.robot"
+    suite.write_text(
+        "*** Settings ***\nLibrary    SMTPMockLibrary    timeout=-3 s\n"
+        "*** Test Cases ***\nWait\n    Start Mock SMTP Server\n"
+        "    Wait Until Message Is Received\n"
+        "    [Teardown]    Stop Mock SMTP Server\n",
+        encoding="utf-8",
+    )
+    run = run_robot(suite, "--output", "NONE")
+    assert "Initializing library 'SMTPMockLibrary'" in run.stderr
+    assert "'timeout' must not be negative, got '-3 s'." in run.stderr
+
+
 def test_robot_test_timeout_interrupts_a_long_wait(tmp_path):
     suite = tmp_path / "timeout.robot"
     suite.write_text(
