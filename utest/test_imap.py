@@ -352,6 +352,39 @@ def test_bad_input_gets_imap_errors_and_the_server_keeps_serving(server):
     assert server.errors == []
 
 
+def test_a_huge_non_synchronizing_literal_is_refused_before_it_is_read(server):
+    sock, until = raw_session(server)
+    sock.sendall(b"x1 LOGIN {3000000000+}\r\n")
+    sent, chunk = 0, b"x" * 65536
+    with contextlib.suppress(OSError):  # the server hung up: it read no more
+        while sent < 20 * 1024 * 1024:
+            sent += sock.send(chunk)
+    assert sent < 20 * 1024 * 1024
+    # Declared but not sent: the refusal can be read before the hang-up.
+    for login, command in (
+        (False, b"a2 LOGIN {9000+}"),  # 8 KiB before login
+        (True, b"a2 SEARCH TEXT {70000+}"),  # 64 KiB in a command after it
+        (True, b"a2 APPEND INBOX {40000000+}"),  # APPENDLIMIT, 32 MiB
+    ):
+        sock, until = raw_session(server)
+        if login:
+            sock.sendall(b'a1 LOGIN alice@example.com "s3cret"\r\n')
+            assert until(b"a1 ")[-1].startswith(b"a1 OK")
+        sock.sendall(command + b"\r\n")
+        assert until(b"a2 ")[-1].startswith(b"a2 BAD [TOOBIG]")
+        assert until(b"* BYE")
+        assert sock.recv(10) == b""
+    # Literals of a normal size still work, and the server keeps serving.
+    sock, until = raw_session(server)
+    sock.sendall(b"a1 LOGIN {17+}\r\nalice@example.com {6+}\r\ns3cret\r\n")
+    assert until(b"a1 ")[-1].startswith(b"a1 OK")
+    message = compose(subject="appended", text="x" * 100_000).as_bytes()
+    sock.sendall(b"a2 APPEND INBOX {%d+}\r\n%b\r\n" % (len(message), message))
+    assert until(b"a2 ")[-1].startswith(b"a2 OK")
+    assert alice(server).select("INBOX")[0] == "OK"
+    assert server.errors == []
+
+
 def test_idle_is_woken_when_a_message_is_stored(server):
     sock, until = raw_session(server)
     sock.sendall(b"a1 LOGIN alice@example.com s3cret\r\na2 SELECT INBOX\r\n")

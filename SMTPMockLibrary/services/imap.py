@@ -14,11 +14,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import socket
 import ssl
 from argparse import Namespace
 from collections.abc import AsyncIterator, Iterable
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager, closing
 from datetime import timezone
 from typing import Any
 
@@ -36,12 +37,16 @@ try:
     from pymap.backend.dict.mailbox import MailboxData, MailboxSet, Message
     from pymap.concurrent import Subsystem
     from pymap.config import BackendCapability
+    from pymap.context import connection_exit
     from pymap.exceptions import AuthorizationFailure, InvalidAuth, NotAllowedError
     from pymap.flags import FlagOp
-    from pymap.imap import IMAPServer
+    from pymap.imap import IMAPConnection, IMAPServer
+    from pymap.imap.state import ConnectionState
     from pymap.interfaces.login import IdentityInterface, LoginInterface
     from pymap.interfaces.message import CachedMessage
+    from pymap.parsing.command import Command
     from pymap.parsing.message import AppendMessage
+    from pymap.parsing.response import ResponseBad, ResponseBye, ResponseCode
     from pymap.parsing.specials.flag import Flag
     from pymap.token import AllTokens
     from pymap.user import UserMetadata
@@ -98,7 +103,7 @@ class ImapService(ServiceOnLoop):
         self.maildrops.mailbox.add_listener(self._stored_listener)
         self.maildrops.add_observer(self._change_observer)
         login = _Login(self._config, self)
-        imap_server = IMAPServer(login, self._config)
+        imap_server = _IMAPServer(login, self._config)
 
         async def serve(reader: Any, writer: Any, sock_info: Any) -> None:
             self._connections.add(writer)
@@ -174,6 +179,99 @@ class ImapService(ServiceOnLoop):
             for message in self.maildrops.messages(login):
                 await mailboxes.inbox.add_received(message)
         return mailboxes
+
+
+# What the literals of one command may add up to: before login a user name and
+# a password (pymap refuses a synchronizing literal over 4 KiB in any command
+# but APPEND); after it, an APPEND up to APPENDLIMIT and any other command 64 KiB.
+_LITERALS_BEFORE_LOGIN = 8 * 1024
+_LITERALS_IN_A_COMMAND = 64 * 1024
+_APPEND = re.compile(rb"\S+ APPEND ", re.IGNORECASE)
+_TAG = re.compile(rb"[\x21-\x7e]{1,64}(?= )")
+
+
+class _IMAPServer(IMAPServer):
+    """pymap's server, its connections :class:`_Connection`."""
+
+    async def __call__(self, reader: Any, writer: Any, sock_info: Any) -> None:
+        conn = _Connection(self.commands, self._config, reader, writer, sock_info)
+        state = ConnectionState(self._login, self._config)
+        async with AsyncExitStack() as stack:
+            connection_exit.set(stack)
+            stack.enter_context(closing(conn))
+            await conn.run(state)
+
+
+class _Connection(IMAPConnection):
+    """pymap's connection, with the literals of a command bounded.
+
+    pymap reads a non-synchronizing literal (``{N+}``, LITERAL+) whole before
+    parsing the command, whatever N is: a client could make the server buffer
+    gigabytes, before login. Here a literal that takes its command over the
+    bound is answered ``BAD [TOOBIG]`` and ``BYE``, and the connection closed
+    with the literal unread (RFC 7888 leaves a server that or reading it all).
+    """
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self._starts_command = True
+        self._logged_in = False
+        self._tag = b"*"
+        self._left = _LITERALS_BEFORE_LOGIN
+
+    async def read_command(self, state: ConnectionState) -> Command:
+        self._starts_command = True
+        self._logged_in = hasattr(state, "session")  # pymap raises before login
+        return await super().read_command(state)
+
+    async def readline(self) -> memoryview:
+        # pymap's readline, with each literal taken from the command's allowance.
+        buf = bytearray(await self.reader.readline())
+        if self._starts_command:
+            self._starts_command = False
+            self._start_command(buf)
+        while True:
+            if not buf.endswith(b"\n"):
+                raise EOFError()
+            elif buf.endswith((b"+}\n", b"+}\r\n")):
+                lit_plus = self._literal_plus.search(buf)
+            else:
+                lit_plus = None
+            if not lit_plus:
+                self._print("%s -->| %s", buf)  # type: ignore[arg-type]
+                return memoryview(buf)
+            literal_length = int(lit_plus.group(1))
+            await self._take(literal_length)
+            buf += await self.reader.readexactly(literal_length)
+            buf += await self.reader.readline()
+
+    async def read_continuation(self, literal_length: int) -> memoryview:
+        await self._take(literal_length)
+        return await super().read_continuation(literal_length)
+
+    def _start_command(self, line: bytearray) -> None:
+        tag = _TAG.match(line)
+        self._tag = tag.group() if tag else b"*"
+        if not self._logged_in:
+            self._left = _LITERALS_BEFORE_LOGIN
+        elif _APPEND.match(line):
+            self._left = self.params.max_append_len or _LITERALS_IN_A_COMMAND
+        else:
+            self._left = _LITERALS_IN_A_COMMAND
+
+    async def _take(self, literal_length: int) -> None:
+        if literal_length <= self._left:
+            self._left -= literal_length
+            return
+        text = b"Literal of %d bytes is too big: this command may send %d more." % (
+            literal_length,
+            self._left,
+        )
+        await self.write_response(
+            ResponseBad(self._tag, text, ResponseCode.of(b"TOOBIG"))
+        )
+        await self.write_response(ResponseBye(b"The literal is not read: goodbye."))
+        raise EOFError()  # pymap's end of the connection
 
 
 class _Inbox(MailboxData):
