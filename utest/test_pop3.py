@@ -201,6 +201,20 @@ def test_bad_input_gets_err_and_the_server_keeps_serving(server):
     assert server.errors == []
 
 
+def test_an_over_long_auth_plain_response_gets_err_too(server):
+    sock = socket.create_connection(("127.0.0.1", server.pop3_port), timeout=10)
+    reader = sock.makefile("rb")
+    _clients.extend([sock, reader])
+    assert reader.readline().startswith(b"+OK")
+    sock.sendall(b"AUTH PLAIN\r\n")
+    assert reader.readline() == b"+ \r\n"
+    sock.sendall(b"x" * 5000 + b"\r\n")
+    assert reader.readline() == b"-ERR Line too long; closing.\r\n"
+    assert reader.readline() == b""  # closed
+    assert alice(server).stat()[0] == 0
+    assert server.errors == []
+
+
 def test_delivered_message_is_served(server):
     server.deliver(RAW, "alice@example.com")
     assert retrieved(alice(server), 1) == RAW

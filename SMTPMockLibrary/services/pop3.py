@@ -98,11 +98,7 @@ class _Session:
     async def run(self) -> None:
         await self.reply("+OK SMTPMockLibrary POP3 server ready")
         while True:
-            try:
-                line = await asyncio.wait_for(self.reader.readline(), IDLE_TIMEOUT)
-            except ValueError:  # longer than MAX_LINE
-                await self.reply("-ERR Line too long; closing.")
-                return
+            line = await self.read_line()
             if not line:
                 return
             command, _, argument = (
@@ -131,6 +127,14 @@ class _Session:
             await self.reply(f"-ERR {command[:20] or 'Empty line'}: {reason}.")
             return True
         return await handler(self, argument)
+
+    async def read_line(self) -> bytes:
+        """The client's next line; ``b""`` when the session is over."""
+        try:
+            return await asyncio.wait_for(self.reader.readline(), IDLE_TIMEOUT)
+        except ValueError:  # longer than MAX_LINE
+            await self.reply("-ERR Line too long; closing.")
+            return b""
 
     async def reply(self, line: str) -> None:
         self.writer.write(line.encode("utf-8", "replace") + b"\r\n")
@@ -191,8 +195,10 @@ class _Session:
             return True
         if not initial:
             await self.reply("+ ")
-            initial = (await self.reader.readline()).decode("ascii", "replace")
-            initial = initial.strip()
+            line = await self.read_line()
+            if not line:
+                return False
+            initial = line.decode("ascii", "replace").strip()
             if initial == "*":
                 await self.reply("-ERR AUTH cancelled.")
                 return True
