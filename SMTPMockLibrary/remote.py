@@ -41,17 +41,21 @@ class RemoteSMTPMockLibrary:
         return sorted(self.library.get_keyword_names())
 
     def get_keyword_arguments(self, name: str) -> list[str]:
+        """The arguments in Robot's syntax: ``a, /, b=1, *rest, c, **named``."""
         spec = PythonArgumentParser().parse(self.library.keywords[name])
-        arguments = [
-            f"{arg}={spec.defaults[arg]}" if arg in spec.defaults else arg
-            for arg in spec.positional
-        ]
-        if spec.named_only:
+
+        def with_default(arg: str) -> str:
+            return f"{arg}={spec.defaults[arg]}" if arg in spec.defaults else arg
+
+        arguments = [with_default(arg) for arg in spec.positional_only]
+        if spec.positional_only:
+            arguments.append("/")
+        arguments += [with_default(arg) for arg in spec.positional_or_named]
+        if spec.var_positional:
+            arguments.append(f"*{spec.var_positional}")
+        elif spec.named_only:
             arguments.append("*")
-            arguments += [
-                f"{arg}={spec.defaults[arg]}" if arg in spec.defaults else arg
-                for arg in spec.named_only
-            ]
+        arguments += [with_default(arg) for arg in spec.named_only]
         if spec.var_named:
             arguments.append(f"**{spec.var_named}")
         return arguments

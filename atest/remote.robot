@@ -51,6 +51,15 @@ Fault Rules Set Remotely
     ${rejected}=    Mock.Get Rejected Commands
     Should Be Equal    ${rejected[0].reply}    451 4.3.0 Later
 
+Messages Delivered Remotely To Several Recipients
+    Mock.Reset Mock SMTP Server
+    ${msg}=    Mock.Deliver Message    Subject: Delivered\n\nOver the wire    alice@example.com    bob@example.com
+    ...    sender=carol@example.com
+    Should Be Equal    ${msg.subject}    Delivered
+    Should Be Equal    ${msg.sender}    carol@example.com
+    Should Be Equal    ${msg.recipients}    ${{ ['alice@example.com', 'bob@example.com'] }}
+    Mock.Received Message Count Should Be    1    recipient=bob@example.com
+
 
 *** Keywords ***
 Start Remote Mock

@@ -1,4 +1,5 @@
-"""Over Robot's Remote interface, what the keywords log reaches the caller's log."""
+"""Over Robot's Remote interface: what the keywords log reaches the caller's log,
+and every keyword takes the same arguments as it does locally."""
 
 from __future__ import annotations
 
@@ -6,6 +7,10 @@ import re
 from pathlib import Path
 
 from helpers import run_robot
+from robot.running.arguments import DynamicArgumentParser, PythonArgumentParser
+
+from SMTPMockLibrary.library import SMTPMockLibrary
+from SMTPMockLibrary.remote import RemoteSMTPMockLibrary
 
 REMOTE_SUITE = Path(__file__).resolve().parent.parent / "atest" / "remote.robot"
 
@@ -17,7 +22,7 @@ def keyword_messages(output: str, name: str) -> list[str]:
 
 def test_cards_and_fault_rules_reach_the_callers_log(tmp_path):
     run = run_robot(REMOTE_SUITE, "--outputdir", str(tmp_path))
-    assert "3 tests, 3 passed, 0 failed" in run.stdout, run.stdout
+    assert "4 tests, 4 passed, 0 failed" in run.stdout, run.stdout
     output = (tmp_path / "output.xml").read_text(encoding="utf-8")
     assert 'level="INFO" html="true">&lt;details open style=' in output
     [card] = keyword_messages(output, "Log Message")
@@ -27,3 +32,20 @@ def test_cards_and_fault_rules_reach_the_callers_log(tmp_path):
     assert "Over the wire" in listed
     [rule] = keyword_messages(output, "Reply To Data")
     assert rule == "Fault rule: end of data -&gt; 451 4.3.0 Later (not stored), 1 time."
+
+
+def test_every_keyword_takes_the_same_arguments_over_remote():
+    library = SMTPMockLibrary()
+    remote = RemoteSMTPMockLibrary(library)
+    for name in remote.get_keyword_names():
+        python = PythonArgumentParser().parse(library.keywords[name])
+        over_remote = DynamicArgumentParser().parse(remote.get_keyword_arguments(name))
+        for part in (
+            "positional_only",
+            "positional_or_named",
+            "var_positional",
+            "named_only",
+            "var_named",
+        ):
+            assert getattr(over_remote, part) == getattr(python, part), (name, part)
+        assert over_remote.defaults.keys() == python.defaults.keys(), name
