@@ -17,14 +17,20 @@ import re
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from robot.utils import secs_to_timestr
 
 from .errors import ConfigurationError
-from .filters import MessageFilter, Pattern, compile_regex
+from .filters import (
+    MessageFilter,
+    Pattern,
+    compile_regex,
+    normalized_address,
+    split_prefix,
+)
 from .message import ReceivedMessage
 
 if TYPE_CHECKING:
@@ -167,6 +173,7 @@ class Conditions:
         if "inbox" in given and inboxes is None:
             raise ConfigurationError("inbox= needs a server with inboxes.")
         self.given = given
+        self.gate = _condition_gate(given)
         self._tests = [
             _condition(name, value, inboxes) for name, value in given.items()
         ]
@@ -207,6 +214,20 @@ def _condition(name: str, value: str, inboxes: Inboxes | None) -> AttemptTest:
     return lambda a: routes(a.as_message())
 
 
+def _condition_gate(given: Mapping[str, str]) -> tuple[str, str] | None:
+    """The condition a rule's gate checks: the first plain envelope
+    condition (a set lookup), else a header's name, else None."""
+    for name in ("sender", "recipient", "peer", "auth_user"):
+        value = given.get(name)
+        if value is not None and split_prefix(value)[0] is None:  # as Pattern
+            if name in ("sender", "recipient"):
+                return name, normalized_address(value)
+            return name, value
+    if "header" in given:
+        return "header", given["header"].partition(":")[0].strip().lower()
+    return None
+
+
 def _any_recipient(address: Pattern, recipients: list[str]) -> bool:
     for recipient in recipients:  # noqa: SIM110 - see Conditions.hold
         if address.test(recipient):
@@ -236,6 +257,7 @@ class FaultRule:
     seed: int | None = None
     close: bool = False
     fired: int = 0
+    rate: _RateLimit | None = field(default=None, repr=False, compare=False)
     _random: random.Random | None = field(default=None, repr=False)
 
     def __str__(self) -> str:
@@ -271,13 +293,20 @@ _GROUPS = {
 }
 
 
-@dataclass
 class _RateLimit:
-    rule: FaultRule
-    count: int
-    window: float
-    by: str
-    history: dict[str, deque[float]] = field(default_factory=dict)
+    """The accepted messages of one rate limit, by key, in a sliding window.
+
+    Each key's history keeps only the times within the window (old ones
+    are dropped as new ones come), so its length is at most the count
+    accepted in the last ``window`` seconds, and a key that stays below
+    ``count`` is seen as such with one dictionary lookup.
+    """
+
+    __slots__ = ("by", "count", "history", "rule", "window")
+
+    def __init__(self, rule: FaultRule, count: int, window: float, by: str):
+        self.rule, self.count, self.window, self.by = rule, count, window, by
+        self.history: dict[str, deque[float]] = {}
 
     def keys(self, mail: ReceivedMessage | Attempt) -> list[str]:
         """What the limit counts by, for a stored message or an attempt."""
@@ -289,6 +318,26 @@ class _RateLimit:
             return [r.lower() for r in mail.recipients]
         return ["*"]
 
+    def may_exceed(
+        self,
+        sender: str | None,
+        recipients: Sequence[str],
+        peer: tuple[str, int] | None,
+    ) -> bool:
+        """False when no key has ``count`` messages in its history at all:
+        then the limit is not exceeded (the window only removes messages)."""
+        history, count, by = self.history, self.count, self.by
+        if by == "sender":
+            return len(history.get(stored(sender or "").lower(), ())) >= count
+        if by == "peer":
+            return len(history.get(peer[0] if peer else "?", ())) >= count
+        if by == "recipient":
+            for recipient in recipients:
+                if len(history.get(recipient.lower(), ())) >= count:
+                    return True
+            return False
+        return len(history.get("*", ())) >= count
+
     def exceeded(self, key: str, now: float) -> bool:
         history = self.history.get(key)
         if not history:
@@ -296,6 +345,261 @@ class _RateLimit:
         while history and history[0] <= now - self.window:
             history.popleft()
         return len(history) >= self.count
+
+    def note(self, message: ReceivedMessage, now: float) -> None:
+        """Count ``message`` (under the rules' lock), dropping what left the window."""
+        if self.by == "recipient":
+            for key in self.keys(message):
+                self._note(key, now)
+        else:
+            self._note(self.keys(message)[0], now)
+
+    def _note(self, key: str, now: float) -> None:
+        history = self.history.get(key)
+        if history is None:
+            self.history[key] = deque((now,))
+            return
+        oldest = now - self.window
+        while history and history[0] <= oldest:
+            history.popleft()
+        history.append(now)
+
+
+class Gate:
+    """A cheap necessary condition for the rules of one command and stage.
+
+    Made when the rules change: each rule is represented by one condition
+    that must hold for it to apply, chosen to be cheap: a plain sender,
+    recipient, peer or user (a set lookup), a header's name (looked for in
+    the raw header block), the address pattern of a reply rule (all of them
+    in one regular expression), a recipient limit, or a rate limit that has
+    the count in its history. A rule with none of these (no condition, an
+    inbox, a ``regexp:`` or ``glob:`` condition alone) always passes.
+
+    When ``passes`` is False, no rule of the stage can apply, and the server
+    skips judging them; when True, every rule is judged in full, as before.
+    """
+
+    __slots__ = (
+        "address",
+        "always",
+        "headers",
+        "passes",
+        "peers",
+        "rates",
+        "recipient_limit",
+        "recipients",
+        "senders",
+        "users",
+    )
+
+    def __init__(self, rules: list[FaultRule], judged_by_address: bool):
+        self.always = False
+        senders: set[str] = set()
+        recipients: set[str] = set()
+        peers: set[str] = set()
+        users: set[str] = set()
+        headers: set[bytes] = set()
+        patterns: list[re.Pattern[str]] = []
+        limits: list[int] = []
+        rates: list[_RateLimit] = []
+        for rule in rules:
+            gate = rule.conditions.gate
+            if gate is not None:
+                kind, value = gate
+                if kind == "header":
+                    headers.add(value.encode("utf-8", "replace"))
+                else:
+                    {
+                        "sender": senders,
+                        "recipient": recipients,
+                        "peer": peers,
+                        "auth_user": users,
+                    }[kind].add(value)
+            elif judged_by_address and rule.action == "reply" and rule.address:
+                patterns.append(rule.address)
+            elif judged_by_address and rule.action == "recipient limit":
+                limits.append(rule.limit)
+            elif judged_by_address and rule.rate is not None:
+                rates.append(rule.rate)
+            else:
+                self.always = True
+        self.senders = frozenset(senders)
+        self.recipients = frozenset(recipients)
+        self.peers = frozenset(peers)
+        self.users = frozenset(users)
+        self.headers = tuple(sorted(headers))
+        self.address = combined_search(patterns)
+        self.recipient_limit = min(limits) if limits else None
+        self.rates = tuple(rates)
+        self.passes: GateTest = self._compiled()
+        """Whether some rule may apply to what is known: ``reference`` made
+        into one function of only the checks this gate has."""
+
+    def _compiled(self) -> GateTest:
+        if self.always:
+            return _always
+        names: dict[str, object] = {}
+        lines: list[str] = []
+
+        def constant(value: object) -> str:
+            name = f"c{len(names)}"
+            names[name] = value
+            return name
+
+        if self.senders:
+            lines += [
+                "if sender is not None and "
+                f"('' if sender == '<>' else sender.lower()) in {constant(self.senders)}:",
+                " return True",
+            ]
+        if self.recipients:
+            known = constant(self.recipients)
+            lines += [
+                "for recipient in recipients:",
+                f" if recipient.lower() in {known}:",
+                "  return True",
+            ]
+        if self.peers:
+            lines += [
+                f"if peer is not None and peer[0] in {constant(self.peers)}:",
+                " return True",
+            ]
+        if self.users:
+            lines += [
+                f"if auth_user is not None and auth_user in {constant(self.users)}:",
+                " return True",
+            ]
+        if self.address is not None:
+            lines += [
+                "if address is not None and "
+                f"{constant(self.address)}(address) is not None:",
+                " return True",
+            ]
+        if self.recipient_limit is not None:
+            lines += [f"if earlier >= {self.recipient_limit!r}:", " return True"]
+        for rate in self.rates:
+            history, count = constant(rate.history), rate.count
+            key = {
+                "sender": "'' if sender is None or sender == '<>' else sender.lower()",
+                "peer": "peer[0] if peer else '?'",
+                "all": "'*'",
+            }.get(rate.by)
+            if key is None:  # by recipient
+                lines += [
+                    "for recipient in recipients:",
+                    f" if len({history}.get(recipient.lower(), ())) >= {count!r}:",
+                    "  return True",
+                ]
+            else:
+                lines += [f"if len({history}.get({key}, ())) >= {count!r}:"]
+                lines += [" return True"]
+        if self.headers:
+            found = " or ".join(f"{name!r} in block" for name in self.headers)
+            lines += [
+                "if raw:",
+                " end = raw.find(b'\\r\\n\\r\\n')",
+                " block = (raw if end < 0 else raw[:end]).lower()",
+                f" if {found}:",
+                "  return True",
+            ]
+        source = (
+            "def passes(address, sender, recipients, earlier, peer, auth_user, raw):\n"
+            + "".join(f" {line}\n" for line in lines)
+            + " return False\n"
+        )
+        # Values enter the source as names of constants or as repr() of
+        # bytes and integers: no rule's text is ever code.
+        exec(source, names)
+        return names["passes"]  # type: ignore[return-value]
+
+    def reference(
+        self,
+        address: str | None,
+        sender: str | None,
+        recipients: Sequence[str],
+        earlier_recipients: int,
+        peer: tuple[str, int] | None,
+        auth_user: str | None,
+        raw: bytes,
+    ) -> bool:
+        """Whether some rule may apply to what is known (see the class): the
+        plain form of ``passes``, which tests compare it with."""
+        if self.always:
+            return True
+        senders = self.senders
+        if senders and sender is not None and stored(sender).lower() in senders:
+            return True
+        if self.recipients:
+            for recipient in recipients:
+                if recipient.lower() in self.recipients:
+                    return True
+        if self.peers and peer is not None and peer[0] in self.peers:
+            return True
+        if self.users and auth_user is not None and auth_user in self.users:
+            return True
+        search = self.address
+        if search is not None and address is not None and search(address) is not None:
+            return True
+        limit = self.recipient_limit
+        if limit is not None and earlier_recipients >= limit:
+            return True
+        for rate in self.rates:
+            if rate.may_exceed(sender, recipients, peer):
+                return True
+        if self.headers and raw:
+            end = raw.find(b"\r\n\r\n")
+            block = (raw if end < 0 else raw[:end]).lower()
+            for name in self.headers:
+                if name in block:
+                    return True
+        return False
+
+
+GateTest = Callable[
+    [
+        str | None,
+        str | None,
+        Sequence[str],
+        int,
+        tuple[str, int] | None,
+        str | None,
+        bytes,
+    ],
+    bool,
+]
+
+
+def _always(*known: object) -> bool:
+    return True
+
+
+def combined_search(
+    patterns: list[re.Pattern[str]],
+) -> Callable[[str], object] | None:
+    """One search for several patterns: not None where any of them finds a
+    match. Patterns with groups or global flags cannot be joined into one
+    alternation safely; they are searched one by one after it."""
+    if not patterns:
+        return None
+    joinable = [p for p in patterns if p.groups == 0 and p.flags == re.UNICODE]
+    apart = [p.search for p in patterns if p not in joinable]
+    searches = apart
+    if joinable:
+        unique = list(dict.fromkeys(p.pattern for p in joinable))
+        joined = re.compile("|".join(f"(?:{text})" for text in unique))
+        searches = [joined.search, *apart]
+    if len(searches) == 1:
+        return searches[0]
+
+    def search(address: str) -> object:
+        for one in searches:
+            found = one(address)
+            if found is not None:
+                return found
+        return None
+
+    return search
 
 
 class FaultRules:
@@ -306,11 +610,18 @@ class FaultRules:
         self._inboxes = inboxes
         self._rules: list[FaultRule] = []
         self._rates: list[_RateLimit] = []
-        # The rules by (command, what they do), remade on every change, so
-        # that a command no rule watches costs one dictionary lookup.
+        # The rules by (command, what they do), and their gates, remade on
+        # every change: a command no rule watches costs one dictionary
+        # lookup, a message no rule can apply to one cheap gate per stage.
         self._index: dict[tuple[str, str], list[FaultRule]] = {}
         self._watched: frozenset[str] = frozenset()
         self._watched_before: frozenset[str] = frozenset()
+        self.gates: dict[str, Gate] = {}
+        """Per command, the gate of the rules judged with its reply (for
+        ``END OF DATA``: of every rule judged at the end of data)."""
+        self.gates_before: dict[str, Gate] = {}
+        """Per command, the gate of its delay and disconnect rules, judged
+        before the command is handled."""
 
     def __bool__(self) -> bool:
         return bool(self._rules)
@@ -344,6 +655,22 @@ class FaultRules:
         self._watched_before = frozenset(
             command for command, group in index if group in ("delay", "disconnect")
         )
+        gates: dict[str, Gate] = {}
+        gates_before: dict[str, Gate] = {}
+        for command in self._watched:
+            if command == END_OF_DATA:
+                rules = [rule for rule in self._rules if rule.command == command]
+                gates[command] = Gate(rules, judged_by_address=False)
+                continue
+            rules = index.get((command, "reply"), [])
+            if rules:
+                gates[command] = Gate(rules, judged_by_address=True)
+            rules = index.get((command, "delay"), []) + index.get(
+                (command, "disconnect"), []
+            )
+            if rules:
+                gates_before[command] = Gate(rules, judged_by_address=False)
+        self.gates, self.gates_before = gates, gates_before
 
     # Setting rules (test thread). Each returns the rule it set.
 
@@ -462,10 +789,9 @@ class FaultRules:
             times=times,
             close=close,
             limit=count,
+            rate=(count, per, by),
             **options,
         )
-        with self._lock:
-            self._rates.append(_RateLimit(rule, count, per, by))
         return rule
 
     def limit_recipients(
@@ -514,6 +840,7 @@ class FaultRules:
         close: bool = False,
         probability: float | None = None,
         seed: int | None = None,
+        rate: tuple[int, float, str] | None = None,
         **conditions: Any,
     ) -> FaultRule:
         if probability is not None and not 0 <= probability <= 1:
@@ -541,8 +868,12 @@ class FaultRules:
             seed=seed,
             close=close,
         )
+        if rate is not None:
+            rule.rate = _RateLimit(rule, *rate)
         with self._lock:
             self._rules.append(rule)
+            if rule.rate is not None:
+                self._rates.append(rule.rate)
             self._reindex()
         return rule
 
@@ -599,12 +930,11 @@ class FaultRules:
         now = time.monotonic()
         with self._lock:
             for limit in self._rates:
-                for key in limit.keys(message):
-                    limit.history.setdefault(key, deque()).append(now)
+                limit.note(message, now)
 
     def _over_rate(self, rule: FaultRule, attempt: Attempt) -> bool:
-        limit = next((r for r in self._rates if r.rule is rule), None)
-        if limit is None:
+        limit = rule.rate
+        if limit is None or limit not in self._rates:  # cleared meanwhile
             return False
         now = time.monotonic()
         return any(limit.exceeded(key, now) for key in limit.keys(attempt))

@@ -43,7 +43,7 @@ class Pattern:
             return cls(value, lambda candidate: fnmatch.fnmatchcase(candidate, pattern))
         _reject_misspelt_prefix(name, value)
         if plain == "address":
-            lowered = _normalized_address(value)
+            lowered = normalized_address(value)
             return cls(value, lambda candidate: candidate.lower() == lowered)
         if plain == "exact":
             return cls(value, lambda candidate: candidate == value)
@@ -90,7 +90,7 @@ def _reject_misspelt_prefix(name: str, value: str) -> None:
         )
 
 
-def _normalized_address(value: str) -> str:
+def normalized_address(value: str) -> str:
     """``<Alice@Example.com>`` -> ``alice@example.com``, as address filters compare."""
     return value.strip().strip("<>").lower()
 
@@ -151,7 +151,7 @@ class MessageFilter:
             pattern = Pattern.parse(name, value, plain="address")
             return lambda m: pattern.test(getattr(m, name))
         if name == "recipient" and split_prefix(value)[0] is None:
-            address = _normalized_address(value)
+            address = normalized_address(value)
             return lambda m: address in m.recipients_lowercase
         if name in ("recipient", "to", "cc"):
             pattern = Pattern.parse(name, value, plain="address")

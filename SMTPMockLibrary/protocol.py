@@ -38,7 +38,7 @@ from aiosmtpd.smtp import (
     TLSSetupException,
 )
 
-from .faults import END_OF_DATA, Attempt, FaultRule, FaultRules
+from .faults import END_OF_DATA, Attempt, FaultRule, FaultRules, Gate
 from .mailbox import Mailbox, Rejection
 from .message import ReceivedMessage
 
@@ -95,8 +95,10 @@ class ServerState:
         if isinstance(auth_data, LoginPassword):
             user = auth_data.login.decode("utf-8", "replace")
             password = auth_data.password.decode("utf-8", "replace")
-            if self.faults.watches("AUTH"):
-                attempt = Attempt(auth_user=user, peer=session.peer)  # type: ignore[arg-type]
+            gate = self.faults.gates.get("AUTH")
+            peer: Any = session.peer
+            if gate is not None and gate.passes(None, None, (), 0, peer, user, b""):
+                attempt = Attempt(auth_user=user, peer=peer)
                 rule = self.faults.take_rule("AUTH", attempt)
                 if rule is not None:
                     return AuthResult(success=False, handled=False, message=rule.reply)
@@ -322,13 +324,29 @@ class MockSMTP(SMTP):
         self._command, self._argument = command, _loggable(command, argument)
         self._record(">>", f"{command} {self._argument}".rstrip())
         faults = self.state.faults
-        if faults.watches_before(command):
+        gate = faults.gates_before.get(command)
+        if gate is not None and self._passes(gate):
             attempt = self.attempt()
             delay = faults.take_delay(command, attempt)
             if delay:
                 await asyncio.sleep(delay)
             if faults.take_disconnect(command, attempt):
                 await self.drop_connection(command, self._argument)
+
+    def _passes(self, gate: Gate) -> bool:
+        """Whether a rule of ``gate`` may apply to what ``attempt()`` gives;
+        False means that none applies, and no attempt needs to be made.
+        (The handler's hooks pass what their attempts hold the same way.)"""
+        envelope, session = self.envelope, self.session
+        return gate.passes(
+            None,
+            envelope.mail_from if envelope else None,
+            envelope.rcpt_tos if envelope else (),
+            0,
+            session.peer if session else None,  # type: ignore[arg-type]
+            session.auth_data if session and session.authenticated else None,
+            b"",
+        )
 
     def attempt(
         self,
@@ -811,7 +829,16 @@ class MockHandler:
         if self.state.auth_required and not session.authenticated:
             return AUTH_REQUIRED_REPLY
         faults = self.state.faults
-        if faults.watches("MAIL"):
+        gate = faults.gates.get("MAIL")
+        if gate is not None and gate.passes(
+            address,
+            address,
+            (),
+            0,
+            session.peer,  # type: ignore[arg-type]
+            session.auth_data if session.authenticated else None,
+            b"",
+        ):
             attempt = server.attempt(sender=address, recipients=[])
             rule = faults.take_rule("MAIL", attempt, address)
             if rule is not None:
@@ -829,7 +856,16 @@ class MockHandler:
         rcpt_options: list[str],
     ) -> str:
         faults = self.state.faults
-        if faults.watches("RCPT"):
+        gate = faults.gates.get("RCPT")
+        if gate is not None and gate.passes(
+            address,
+            envelope.mail_from,
+            (address,),
+            len(envelope.rcpt_tos),
+            session.peer,  # type: ignore[arg-type]
+            session.auth_data if session.authenticated else None,
+            b"",
+        ):
             attempt = server.attempt(
                 recipients=[address], earlier_recipients=len(envelope.rcpt_tos)
             )
@@ -848,7 +884,16 @@ class MockHandler:
         server._record(
             ">>", f"[message data, {len(envelope.original_content or b'')} bytes]"
         )
-        if faults.watches(END_OF_DATA):
+        gate = faults.gates.get(END_OF_DATA)
+        if gate is not None and gate.passes(
+            None,
+            envelope.mail_from,
+            envelope.rcpt_tos,
+            0,
+            session.peer,  # type: ignore[arg-type]
+            session.auth_data if session.authenticated else None,
+            envelope.original_content or b"",
+        ):
             attempt = server.attempt(raw=envelope.original_content or b"")
             delay = faults.take_delay(END_OF_DATA, attempt)
             if delay:
