@@ -1,0 +1,256 @@
+"""The gates of fault rules: cheap pre-checks that must never hide a firing rule.
+
+A gate stands for the rules of one command and stage; when it does not pass,
+the server judges none of them. So it must pass whenever a rule would fire
+(it is a necessary condition), its compiled form must equal its plain form,
+and a rule whose gate passes must still be judged by all its conditions.
+"""
+
+from __future__ import annotations
+
+import re
+import smtplib
+import time
+
+import pytest
+from helpers import send
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from SMTPMockLibrary import MockSMTPServer
+from SMTPMockLibrary.faults import (
+    END_OF_DATA,
+    Attempt,
+    FaultRules,
+    Gate,
+    combined_search,
+)
+from SMTPMockLibrary.message import ReceivedMessage
+
+PATTERNS = [
+    "^nobody@",
+    "@blocked\\.example$",
+    ".",
+    "",
+    "(?i)X\\.TEST$",  # a global flag: searched apart
+    "(b)ulk",  # a group: searched apart
+    "(?P<user>a)@(?P=user)",
+    "a|b@",
+    "(?i:SPAM)",
+    "\\Ax",
+    "t$",
+    "[",  # not a pattern: left out below
+]
+VALID = [p for p in PATTERNS if p != "["]
+TEXTS = st.text(alphabet="abxtXT@.nobdy-lkcpeuSPAM", max_size=16)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(VALID), min_size=1, max_size=6), TEXTS)
+def test_one_combined_search_finds_what_any_pattern_finds(patterns, text):
+    compiled = [re.compile(p) for p in patterns]
+    search = combined_search(compiled)
+    assert search is not None
+    expected = any(p.search(text) is not None for p in compiled)
+    assert (search(text) is not None) == expected
+
+
+def test_no_pattern_no_search():
+    assert combined_search([]) is None
+
+
+ADDRESSES = [
+    "a@x.test",
+    "B@X.TEST",
+    "bulk@example.com",
+    "Bulk@Example.com",
+    "<>",
+    "",
+    "nobody@x.test",
+    "drop@example.com",
+    "retry@example.com",
+    "x@spam.example",
+]
+PEERS = [None, ("127.0.0.1", 25), ("192.0.2.1", 1025)]
+USERS = [None, "alice", "bob", "Alice"]
+RAWS = [
+    b"",
+    b"Subject: hi\r\n\r\nbody",
+    b"X-Campaign: spring\r\n\r\nbody",
+    b"x-campaign: autumn\r\nSubject: x\r\n\r\n",
+    b"Subject: x\r\n\r\nX-Campaign: spring",  # in the body only
+    b"From: a@x.test",  # no body at all
+]
+
+# Rules of every kind, with gates of every kind (and rules with no gate).
+RULES = [
+    lambda f: f.reply_to_address("RCPT", "^nobody@", "550 5.1.1 No"),
+    lambda f: f.reply_to_address("RCPT", "(?i)X\\.TEST$", "550 5.1.1 No"),
+    lambda f: f.reply_to_address("MAIL", "(b)ulk", "550 5.7.1 No"),
+    lambda f: f.reply_to_address("MAIL", "@spam\\.example$", "550 5.7.1 No"),
+    lambda f: f.reply_to_address(
+        "RCPT", ".", "452 4.2.2 Full", sender="bulk@example.com"
+    ),
+    lambda f: f.reply_to_address("RCPT", ".", "452 4.2.2 Full", recipient="regexp:^dr"),
+    lambda f: f.reply_to_address("MAIL", ".", "421 4.7.0 No", peer="192.0.2.1"),
+    lambda f: f.reply_to_data("451 4.3.0 Later", recipient="retry@example.com"),
+    lambda f: f.reply_to_data("554 5.6.0 No", header="X-Campaign: spring"),
+    lambda f: f.reply_to_data("554 5.6.0 No", header="Subject"),
+    lambda f: f.reply_to_data("554 5.6.0 No", sender="<>"),
+    lambda f: f.disconnect_on("RCPT", recipient="drop@example.com"),
+    lambda f: f.disconnect_on(END_OF_DATA, sender="glob:bulk@*"),
+    lambda f: f.delay_reply("MAIL", 0.5, peer="192.0.2.1"),
+    lambda f: f.delay_reply("RCPT", 0.5, auth_user="alice"),
+    lambda f: f.reply_to_auth("535 5.7.8 No", user="alice"),
+    lambda f: f.reply_to_auth("454 4.7.0 Later"),
+    lambda f: f.limit_message_rate(1, per=60, by="sender"),
+    lambda f: f.limit_message_rate(2, per=60, by="peer"),
+    lambda f: f.limit_message_rate(1, per=60, by="recipient"),
+    lambda f: f.limit_message_rate(2, per=60, by="all"),
+    lambda f: f.limit_recipients(1),
+    lambda f: f.throttle_data("10 kB/s", auth_user="bob"),
+]
+
+attempts = st.builds(
+    Attempt,
+    sender=st.sampled_from([None, *ADDRESSES]),
+    recipients=st.lists(st.sampled_from(ADDRESSES), max_size=3),
+    earlier_recipients=st.integers(0, 3),
+    peer=st.sampled_from(PEERS),
+    auth_user=st.sampled_from(USERS),
+    raw=st.sampled_from(RAWS),
+)
+stored_mail = st.lists(
+    st.tuples(
+        st.sampled_from(ADDRESSES[:4]),
+        st.lists(st.sampled_from(ADDRESSES[:4]), min_size=1, max_size=2),
+        st.sampled_from(PEERS[1:]),
+    ),
+    max_size=4,
+)
+
+
+def known(attempt: Attempt, address: str | None) -> tuple:
+    return (
+        address,
+        attempt.sender,
+        attempt.recipients,
+        attempt.earlier_recipients,
+        attempt.peer,
+        attempt.auth_user,
+        attempt.raw,
+    )
+
+
+def fires(rules: FaultRules, command: str, stage: str, attempt, address) -> bool:
+    """Whether judging in full (as the server does once a gate passes) fires."""
+    if stage == "before":
+        return bool(rules.take_delay(command, attempt)) or rules.take_disconnect(
+            command, attempt
+        )
+    if command == END_OF_DATA:
+        return (
+            bool(rules.take_delay(command, attempt))
+            or rules.take_disconnect(command, attempt)
+            or rules.take_data_reply(attempt) is not None
+        )
+    return rules.take_rule(command, attempt, address) is not None
+
+
+@settings(max_examples=600, deadline=None)
+@given(
+    st.lists(st.integers(0, len(RULES) - 1), min_size=1, max_size=8, unique=True),
+    stored_mail,
+    attempts,
+    st.sampled_from([None, *ADDRESSES]),
+)
+def test_a_gate_passes_whenever_a_rule_would_fire(chosen, mail, attempt, address):
+    rules = FaultRules()
+    for number in chosen:
+        RULES[number](rules)
+    for sender, recipients, peer in mail:
+        rules.note_accepted(ReceivedMessage(b"", sender, recipients, peer=peer))
+    stages = [("reply", c, g) for c, g in rules.gates.items()]
+    stages += [("before", c, g) for c, g in rules.gates_before.items()]
+    assert stages, "every rule is in some gate"
+    for stage, command, gate in stages:
+        facts = known(attempt, address)
+        passes = gate.passes(*facts)
+        assert passes == gate.reference(*facts), (stage, command)
+        if not passes:
+            assert not fires(rules, command, stage, attempt, address), (stage, command)
+
+
+def test_a_gate_without_cheap_conditions_always_passes():
+    rules = FaultRules()
+    rules.reply_to_data("451 4.3.0 Later", sender="regexp:^bulk@")
+    gate = rules.gates[END_OF_DATA]
+    assert gate.always
+    assert gate.passes(None, None, (), 0, None, None, b"")
+
+
+def test_the_benchmark_rules_let_ordinary_mail_through_every_gate():
+    rules = FaultRules()
+    rules.reply_to_address("RCPT", "^nobody@", "550 5.1.1 No such user")
+    rules.reply_to_address("RCPT", "@blocked\\.example$", "550 5.7.1 Blocked")
+    rules.reply_to_address("MAIL", "@spam\\.example$", "550 5.7.1 No spam")
+    rules.reply_to_address("RCPT", ".", "452 4.2.2 Full", sender="bulk@example.com")
+    rules.reply_to_data("451 4.3.0 Later", recipient="retry@example.com")
+    rules.reply_to_data("554 5.6.0 No campaigns", header="X-Campaign: spring")
+    rules.disconnect_on("RCPT", recipient="drop@example.com")
+    rules.reply_to_address("MAIL", ".", "421 4.7.0 Not from there", peer="192.0.2.1")
+    rules.limit_message_rate(10_000_000, per=60, by="sender")
+    peer = ("127.0.0.1", 4000)
+    sender, recipient = "load@example.com", "sink@example.com"
+    raw = b"From: load@example.com\r\nSubject: load\r\n\r\nX-Campaign: spring\r\n"
+    assert not any(gate.always for gate in rules.gates.values())
+    assert not rules.gates["MAIL"].passes(sender, sender, (), 0, peer, None, b"")
+    assert not rules.gates_before["RCPT"].passes(None, sender, [], 0, peer, None, b"")
+    assert not rules.gates["RCPT"].passes(
+        recipient, sender, (recipient,), 0, peer, None, b""
+    )
+    assert not rules.gates[END_OF_DATA].passes(
+        None, sender, [recipient], 0, peer, None, raw
+    )
+    # ... and mail a rule is about through its gate.
+    assert rules.gates["RCPT"].passes(
+        recipient, "Bulk@Example.com", (recipient,), 0, peer, None, b""
+    )
+
+
+def test_rate_histories_keep_only_the_window():
+    rules = FaultRules()
+    rules.limit_message_rate(100, per=0.05, by="all")
+    message = ReceivedMessage(b"", "a@x.test", ["b@x.test"])
+    for _ in range(5):
+        rules.note_accepted(message)
+    (rule,) = rules.rules
+    assert rule.rate is not None
+    assert len(rule.rate.history["*"]) == 5
+    time.sleep(0.06)
+    rules.note_accepted(message)
+    assert len(rule.rate.history["*"]) == 1
+
+
+@pytest.fixture
+def server():
+    with MockSMTPServer() as server:
+        yield server
+
+
+def test_a_rule_whose_gate_passes_is_still_judged_by_all_its_conditions(server):
+    server.reply_to_recipient(
+        ".", "452 4.2.2 Full", sender="bulk@example.com", recipient="full@x.test"
+    )
+    gate: Gate = server.faults.gates["RCPT"]
+    # The gate checks the sender only: it passes for both recipients ...
+    for recipient in ("ok@x.test", "full@x.test"):
+        assert gate.passes(
+            recipient, "bulk@example.com", (recipient,), 0, None, None, b""
+        )
+    # ... and the recipient condition still decides.
+    send(server.port, sender="bulk@example.com", recipients=["ok@x.test"])
+    with pytest.raises(smtplib.SMTPRecipientsRefused, match="452"):
+        send(server.port, sender="bulk@example.com", recipients=["full@x.test"])
+    assert server.count_messages() == 1
+    assert [rule.fired for rule in server.fault_rules] == [1]
