@@ -16,7 +16,7 @@ import random
 import re
 import threading
 import time
-from collections import deque
+from collections import defaultdict, deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, get_args
@@ -240,6 +240,24 @@ def stored(sender: str) -> str:
     return "" if sender == "<>" else sender
 
 
+class _Memo(dict[str, Any]):
+    """A pure function of a string, remembered per string: tests send from
+    and to the same few addresses, so the same address costs one lookup."""
+
+    KEPT = 4096
+
+    def __init__(self, function: Callable[[str], Any]):
+        super().__init__()
+        self.function = function
+
+    def __missing__(self, text: str) -> Any:
+        value = self.function(text)
+        if len(self) >= self.KEPT:
+            self.clear()
+        self[text] = value
+        return value
+
+
 @dataclass
 class FaultRule:
     """One rule: what it does, when, how often, and how often it fired."""
@@ -302,11 +320,14 @@ class _RateLimit:
     ``count`` is seen as such with one dictionary lookup.
     """
 
-    __slots__ = ("by", "count", "history", "rule", "window")
+    __slots__ = ("_sender_keys", "by", "count", "history", "longest", "rule", "window")
 
     def __init__(self, rule: FaultRule, count: int, window: float, by: str):
         self.rule, self.count, self.window, self.by = rule, count, window, by
-        self.history: dict[str, deque[float]] = {}
+        self.history: defaultdict[str, deque[float]] = defaultdict(deque)
+        self._sender_keys = _Memo(lambda sender: stored(sender or "").lower())
+        self.longest = 0
+        """At least the length of every history (never lowered: a bound)."""
 
     def keys(self, mail: ReceivedMessage | Attempt) -> list[str]:
         """What the limit counts by, for a stored message or an attempt."""
@@ -347,22 +368,26 @@ class _RateLimit:
         return len(history) >= self.count
 
     def note(self, message: ReceivedMessage, now: float) -> None:
-        """Count ``message`` (under the rules' lock), dropping what left the window."""
-        if self.by == "recipient":
-            for key in self.keys(message):
-                self._note(key, now)
+        """Count ``message`` (under the rules' lock), dropping what left the
+        window. Runs for every stored message: the keys as ``keys`` gives
+        them, the sender's remembered."""
+        by = self.by
+        if by == "sender":
+            self._add(self.history[self._sender_keys[message.sender]], now)
+        elif by == "all":
+            self._add(self.history["*"], now)
         else:
-            self._note(self.keys(message)[0], now)
+            for key in self.keys(message):
+                self._add(self.history[key], now)
 
-    def _note(self, key: str, now: float) -> None:
-        history = self.history.get(key)
-        if history is None:
-            self.history[key] = deque((now,))
-            return
-        oldest = now - self.window
-        while history and history[0] <= oldest:
-            history.popleft()
+    def _add(self, history: deque[float], now: float) -> None:
+        if history and history[0] <= now - self.window:
+            oldest = now - self.window
+            while history and history[0] <= oldest:
+                history.popleft()
         history.append(now)
+        if len(history) > self.longest:
+            self.longest = len(history)
 
 
 class Gate:
@@ -448,18 +473,15 @@ class Gate:
             return name
 
         if self.senders:
-            lines += [
-                "if sender is not None and "
-                f"('' if sender == '<>' else sender.lower()) in {constant(self.senders)}:",
-                " return True",
-            ]
+            senders = self.senders
+            verdicts = _Memo(lambda s: stored(s).lower() in senders)
+            lines += [f"if sender is not None and {constant(verdicts)}[sender]:"]
+            lines += [" return True"]
         if self.recipients:
-            known = constant(self.recipients)
-            lines += [
-                "for recipient in recipients:",
-                f" if recipient.lower() in {known}:",
-                "  return True",
-            ]
+            known = self.recipients
+            verdicts = _Memo(lambda r: r.lower() in known)
+            lines += ["for recipient in recipients:"]
+            lines += [f" if {constant(verdicts)}[recipient]:", "  return True"]
         if self.peers:
             lines += [
                 f"if peer is not None and peer[0] in {constant(self.peers)}:",
@@ -471,14 +493,15 @@ class Gate:
                 " return True",
             ]
         if self.address is not None:
-            lines += [
-                "if address is not None and "
-                f"{constant(self.address)}(address) is not None:",
-                " return True",
-            ]
+            search = self.address
+            verdicts = _Memo(lambda a: search(a) is not None)
+            lines += [f"if address is not None and {constant(verdicts)}[address]:"]
+            lines += [" return True"]
         if self.recipient_limit is not None:
             lines += [f"if earlier >= {self.recipient_limit!r}:", " return True"]
         for rate in self.rates:
+            # No key can have the count while the longest history is shorter.
+            lines += [f"if {constant(rate)}.longest >= {rate.count!r}:"]
             history, count = constant(rate.history), rate.count
             key = {
                 "sender": "'' if sender is None or sender == '<>' else sender.lower()",
@@ -487,15 +510,17 @@ class Gate:
             }.get(rate.by)
             if key is None:  # by recipient
                 lines += [
-                    "for recipient in recipients:",
-                    f" if len({history}.get(recipient.lower(), ())) >= {count!r}:",
-                    "  return True",
+                    " for recipient in recipients:",
+                    f"  if len({history}.get(recipient.lower(), ())) >= {count!r}:",
+                    "   return True",
                 ]
             else:
-                lines += [f"if len({history}.get({key}, ())) >= {count!r}:"]
-                lines += [" return True"]
+                lines += [f" if len({history}.get({key}, ())) >= {count!r}:"]
+                lines += ["  return True"]
         if self.headers:
-            found = " or ".join(f"{name!r} in block" for name in self.headers)
+            # find(), not "in": "in" tries the name as an integer first, and
+            # formats the error it catches.
+            found = " or ".join(f"block.find({name!r}) >= 0" for name in self.headers)
             lines += [
                 "if raw:",
                 " end = raw.find(b'\\r\\n\\r\\n')",
