@@ -320,12 +320,12 @@ class _RateLimit:
     ``count`` is seen as such with one dictionary lookup.
     """
 
-    __slots__ = ("_sender_keys", "by", "count", "history", "longest", "rule", "window")
+    __slots__ = ("by", "count", "history", "longest", "rule", "sender_keys", "window")
 
     def __init__(self, rule: FaultRule, count: int, window: float, by: str):
         self.rule, self.count, self.window, self.by = rule, count, window, by
         self.history: defaultdict[str, deque[float]] = defaultdict(deque)
-        self._sender_keys = _Memo(lambda sender: stored(sender or "").lower())
+        self.sender_keys = _Memo(lambda sender: stored(sender or "").lower())
         self.longest = 0
         """At least the length of every history (never lowered: a bound)."""
 
@@ -369,25 +369,19 @@ class _RateLimit:
 
     def note(self, message: ReceivedMessage, now: float) -> None:
         """Count ``message`` (under the rules' lock), dropping what left the
-        window. Runs for every stored message: the keys as ``keys`` gives
-        them, the sender's remembered."""
-        by = self.by
-        if by == "sender":
-            self._add(self.history[self._sender_keys[message.sender]], now)
-        elif by == "all":
-            self._add(self.history["*"], now)
-        else:
-            for key in self.keys(message):
-                self._add(self.history[key], now)
+        window (``FaultRules.note_accepted`` does the same inline for the
+        sender and all keys)."""
+        for key in self.keys(message):
+            history = self.history[key]
+            self.drop_before(history, now - self.window)
+            history.append(now)
+            if len(history) > self.longest:
+                self.longest = len(history)
 
-    def _add(self, history: deque[float], now: float) -> None:
-        if history and history[0] <= now - self.window:
-            oldest = now - self.window
-            while history and history[0] <= oldest:
-                history.popleft()
-        history.append(now)
-        if len(history) > self.longest:
-            self.longest = len(history)
+    @staticmethod
+    def drop_before(history: deque[float], oldest: float) -> None:
+        while history and history[0] <= oldest:
+            history.popleft()
 
 
 class Gate:
@@ -953,9 +947,27 @@ class FaultRules:
         if not self._rates:
             return
         now = time.monotonic()
-        with self._lock:
+        lock = self._lock
+        lock.acquire()  # not "with": that makes two bound methods per message
+        try:
             for limit in self._rates:
-                limit.note(message, now)
+                # _RateLimit.note inlined for the usual keys: this runs for
+                # every stored message.
+                by = limit.by
+                if by == "sender":
+                    history = limit.history[limit.sender_keys[message.sender]]
+                elif by == "all":
+                    history = limit.history["*"]
+                else:
+                    limit.note(message, now)
+                    continue
+                if history and history[0] <= now - limit.window:
+                    limit.drop_before(history, now - limit.window)
+                history.append(now)
+                if len(history) > limit.longest:
+                    limit.longest = len(history)
+        finally:
+            lock.release()
 
     def _over_rate(self, rule: FaultRule, attempt: Attempt) -> bool:
         limit = rule.rate

@@ -38,7 +38,7 @@ from aiosmtpd.smtp import (
     TLSSetupException,
 )
 
-from .faults import END_OF_DATA, Attempt, FaultRule, FaultRules, Gate
+from .faults import END_OF_DATA, Attempt, FaultRule, FaultRules
 from .mailbox import Mailbox, Rejection
 from .message import ReceivedMessage
 
@@ -325,28 +325,23 @@ class MockSMTP(SMTP):
         self._record(">>", f"{command} {self._argument}".rstrip())
         faults = self.state.faults
         gate = faults.gates_before.get(command)
-        if gate is not None and self._passes(gate):
+        if gate is not None and gate.passes(
+            None,
+            self.envelope.mail_from if self.envelope else None,
+            self.envelope.rcpt_tos if self.envelope else (),
+            0,
+            self.session.peer if self.session else None,  # type: ignore[arg-type]
+            self.session.auth_data
+            if self.session and self.session.authenticated
+            else None,
+            b"",
+        ):  # what attempt() gives: when False, none of these rules applies
             attempt = self.attempt()
             delay = faults.take_delay(command, attempt)
             if delay:
                 await asyncio.sleep(delay)
             if faults.take_disconnect(command, attempt):
                 await self.drop_connection(command, self._argument)
-
-    def _passes(self, gate: Gate) -> bool:
-        """Whether a rule of ``gate`` may apply to what ``attempt()`` gives;
-        False means that none applies, and no attempt needs to be made.
-        (The handler's hooks pass what their attempts hold the same way.)"""
-        envelope, session = self.envelope, self.session
-        return gate.passes(
-            None,
-            envelope.mail_from if envelope else None,
-            envelope.rcpt_tos if envelope else (),
-            0,
-            session.peer if session else None,  # type: ignore[arg-type]
-            session.auth_data if session and session.authenticated else None,
-            b"",
-        )
 
     def attempt(
         self,
