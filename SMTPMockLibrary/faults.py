@@ -455,8 +455,11 @@ class Gate:
         self.recipient_limit = min(limits) if limits else None
         self.rates = tuple(rates)
         self.passes: GateTest = self._compiled()
-        """Whether some rule may apply to what is known: ``reference`` made
-        into one function of only the checks this gate has."""
+        """``passes(address, sender, recipients, earlier_recipients, session,
+        raw, auth_user=SESSION_USER)``: whether some rule may apply to what
+        is known. ``reference`` made into one function of only the checks
+        this gate has; the peer and user are read from the session (as
+        ``attempt()`` reads them) only when a check needs them."""
 
     def _compiled(self) -> GateTest:
         if self.always:
@@ -479,6 +482,17 @@ class Gate:
             verdicts = _Memo(lambda r: r.lower() in known)
             lines += ["for recipient in recipients:"]
             lines += [f" if {constant(verdicts)}[recipient]:", "  return True"]
+        # The peer and the user are read from the session only by gates that
+        # check them: what attempt() reads (the AUTH gate is given the user).
+        if self.peers or any(rate.by == "peer" for rate in self.rates):
+            lines += ["peer = session.peer if session else None"]
+        if self.users:
+            lines += [
+                f"if auth_user is {constant(SESSION_USER)}:",
+                " auth_user = (",
+                "  session.auth_data if session and session.authenticated else None",
+                " )",
+            ]
         if self.peers:
             lines += [
                 f"if peer is not None and peer[0] in {constant(self.peers)}:",
@@ -526,7 +540,8 @@ class Gate:
                 "  return True",
             ]
         source = (
-            "def passes(address, sender, recipients, earlier, peer, auth_user, raw):\n"
+            "def passes(address, sender, recipients, earlier, session, raw,"
+            f" auth_user={constant(SESSION_USER)}):\n"
             + "".join(f" {line}\n" for line in lines)
             + " return False\n"
         )
@@ -578,18 +593,11 @@ class Gate:
         return False
 
 
-GateTest = Callable[
-    [
-        str | None,
-        str | None,
-        Sequence[str],
-        int,
-        tuple[str, int] | None,
-        str | None,
-        bytes,
-    ],
-    bool,
-]
+# passes(address, sender, recipients, earlier_recipients, session, raw,
+#        auth_user=SESSION_USER) -> bool
+GateTest = Callable[..., bool]
+SESSION_USER: Any = object()
+"""The default user of a gate: the session's, if it is authenticated."""
 
 
 def _always(*known: object) -> bool:

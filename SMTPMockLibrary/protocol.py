@@ -96,9 +96,8 @@ class ServerState:
             user = auth_data.login.decode("utf-8", "replace")
             password = auth_data.password.decode("utf-8", "replace")
             gate = self.faults.gates.get("AUTH")
-            peer: Any = session.peer
-            if gate is not None and gate.passes(None, None, (), 0, peer, user, b""):
-                attempt = Attempt(auth_user=user, peer=peer)
+            if gate is not None and gate.passes(None, None, (), 0, session, b"", user):
+                attempt = Attempt(auth_user=user, peer=session.peer)  # type: ignore[arg-type]
                 rule = self.faults.take_rule("AUTH", attempt)
                 if rule is not None:
                     return AuthResult(success=False, handled=False, message=rule.reply)
@@ -325,15 +324,13 @@ class MockSMTP(SMTP):
         self._record(">>", f"{command} {self._argument}".rstrip())
         faults = self.state.faults
         gate = faults.gates_before.get(command)
+        envelope = self.envelope
         if gate is not None and gate.passes(
             None,
-            self.envelope.mail_from if self.envelope else None,
-            self.envelope.rcpt_tos if self.envelope else (),
+            envelope.mail_from if envelope else None,
+            envelope.rcpt_tos if envelope else (),
             0,
-            self.session.peer if self.session else None,  # type: ignore[arg-type]
-            self.session.auth_data
-            if self.session and self.session.authenticated
-            else None,
+            self.session,
             b"",
         ):  # what attempt() gives: when False, none of these rules applies
             attempt = self.attempt()
@@ -825,15 +822,7 @@ class MockHandler:
             return AUTH_REQUIRED_REPLY
         faults = self.state.faults
         gate = faults.gates.get("MAIL")
-        if gate is not None and gate.passes(
-            address,
-            address,
-            (),
-            0,
-            session.peer,  # type: ignore[arg-type]
-            session.auth_data if session.authenticated else None,
-            b"",
-        ):
+        if gate is not None and gate.passes(address, address, (), 0, session, b""):
             attempt = server.attempt(sender=address, recipients=[])
             rule = faults.take_rule("MAIL", attempt, address)
             if rule is not None:
@@ -857,8 +846,7 @@ class MockHandler:
             envelope.mail_from,
             (address,),
             len(envelope.rcpt_tos),
-            session.peer,  # type: ignore[arg-type]
-            session.auth_data if session.authenticated else None,
+            session,
             b"",
         ):
             attempt = server.attempt(
@@ -885,8 +873,7 @@ class MockHandler:
             envelope.mail_from,
             envelope.rcpt_tos,
             0,
-            session.peer,  # type: ignore[arg-type]
-            session.auth_data if session.authenticated else None,
+            session,
             envelope.original_content or b"",
         ):
             attempt = server.attempt(raw=envelope.original_content or b"")
