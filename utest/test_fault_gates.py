@@ -100,6 +100,9 @@ RULES = [
     lambda f: f.reply_to_data("554 5.6.0 No", sender="<>"),
     lambda f: f.disconnect_on("RCPT", recipient="drop@example.com"),
     lambda f: f.disconnect_on(END_OF_DATA, sender="glob:bulk@*"),
+    # Prefixes in any case are patterns, never plain addresses.
+    lambda f: f.reply_to_data("451 4.3.0 Later", sender="REGEXP:^bulk@"),
+    lambda f: f.disconnect_on("RCPT", recipient="Glob:drop@*"),
     lambda f: f.delay_reply("MAIL", 0.5, peer="192.0.2.1"),
     lambda f: f.delay_reply("RCPT", 0.5, auth_user="alice"),
     lambda f: f.reply_to_auth("535 5.7.8 No", user="alice"),
