@@ -283,16 +283,16 @@ class FaultRule:
 
     def __str__(self) -> str:
         fired = f"fired {self.fired} time" + ("" if self.fired == 1 else "s")
-        return f"{self.summary()} ({fired})"
+        return f"{self.description}, {self._lasting()} ({fired})."
 
     def summary(self) -> str:
         """The rule and how long it lasts, as logged when it is set."""
-        lasting = (
-            "until cleared"
-            if self.times is None
-            else f"{self.times} time" + ("" if self.times == 1 else "s")
-        )
-        return f"{self.description}, {lasting}."
+        return f"{self.description}, {self._lasting()}."
+
+    def _lasting(self) -> str:
+        if self.times is None:
+            return "until cleared"
+        return f"{self.times} time" + ("" if self.times == 1 else "s")
 
     def draws(self) -> bool:
         """Whether a rule whose conditions hold fires now (its seeded chance)."""

@@ -324,21 +324,41 @@ class MockSMTP(SMTP):
         self._record(">>", f"{command} {self._argument}".rstrip())
         faults = self.state.faults
         gate = faults.gates_before.get(command)
+        if gate is None:
+            return
+        # A delay or drop on MAIL or RCPT is judged on the address given with
+        # the command, as the reply rules are.
         envelope = self.envelope
-        if gate is not None and gate.passes(
-            None,
-            envelope.mail_from if envelope else None,
-            envelope.rcpt_tos if envelope else (),
-            0,
-            self.session,
-            b"",
-        ):  # what attempt() gives: when False, none of these rules applies
-            attempt = self.attempt()
+        sender = envelope.mail_from if envelope else None
+        recipients = list(envelope.rcpt_tos) if envelope else []
+        earlier = 0
+        address = self._address_in(command, argument)
+        if command == "MAIL":
+            sender, recipients = address, []
+        elif command == "RCPT":
+            earlier = len(recipients)
+            recipients = [address] if address is not None else []
+        if gate.passes(address, sender, recipients, earlier, self.session, b""):
+            attempt = self.attempt(sender, recipients, earlier)
             delay = faults.take_delay(command, attempt)
             if delay:
                 await asyncio.sleep(delay)
             if faults.take_disconnect(command, attempt):
                 await self.drop_connection(command, self._argument)
+
+    def _address_in(self, command: str, argument: str | None) -> str | None:
+        """The address of ``MAIL FROM:<...>`` or ``RCPT TO:<...>``, if valid."""
+        keyword = {"MAIL": "FROM:", "RCPT": "TO:"}.get(command)
+        if keyword is None or argument is None:
+            return None
+        text = self._strip_command_keyword(keyword, argument)
+        if text is None:
+            return None
+        try:
+            address, _ = self._getaddr(text)
+        except Exception:  # aiosmtpd's own parser fails on some input ("<")
+            return None
+        return address or None
 
     def attempt(
         self,

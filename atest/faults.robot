@@ -95,6 +95,10 @@ Bad Fault Arguments Say What Is Allowed
     ...    Reply To Data    451 Later    times=-1
     Run Keyword And Expect Error    Invalid regular expression '[' in the address pattern: *
     ...    Reply To Recipient    [    550 No
+    Run Keyword And Expect Error    'delay' must not be negative, got '-2 s'.
+    ...    Delay Reply    DATA    -2 s
+    Run Keyword And Expect Error    'per' must not be negative, got '-1 minute'.
+    ...    Limit Message Rate    3    per=-1 minute
 
 Transcript Shows The Conversation
     Reply To Recipient    nobody    550 5.1.1 No such user here

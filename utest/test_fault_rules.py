@@ -75,6 +75,59 @@ def test_a_condition_on_what_is_not_known_yet_does_not_hold(server):
     assert refused_code(server.port) is None  # MAIL comes before any RCPT
 
 
+def rcpt_replies(port: int, sender: str, recipients: list[str]) -> list[object]:
+    """The code of each RCPT in turn, or "dropped" where the server hung up."""
+    replies: list[object] = []
+    client = smtplib.SMTP("127.0.0.1", port, timeout=10)
+    try:
+        client.ehlo()
+        code, _ = client.mail(sender)
+        if code != 250:
+            return ["dropped" if code == -1 else code]
+        for recipient in recipients:
+            replies.append(client.rcpt(recipient)[0])
+    except smtplib.SMTPServerDisconnected:
+        replies.append("dropped")
+    finally:
+        client.close()
+    return replies
+
+
+def test_a_drop_on_rcpt_is_judged_on_the_recipient_being_added(server):
+    server.disconnect_on("RCPT", recipient="bob@example.com", times=1)
+    replies = rcpt_replies(
+        server.port, "app@example.com", ["alice@example.com", "bob@example.com"]
+    )
+    assert replies == [250, "dropped"]
+    assert server.fault_rules == []  # fired once, on bob
+
+
+def test_a_drop_on_rcpt_scoped_to_an_inbox_hits_that_inboxes_recipient(server):
+    server.create_inbox("bulk", recipient="glob:*@bulk.example")
+    server.disconnect_on("RCPT", inbox="bulk", times=1)
+    replies = rcpt_replies(
+        server.port, "app@example.com", ["b@bulk.example", "c@example.com"]
+    )
+    assert replies == ["dropped"]
+
+
+def test_a_delay_on_rcpt_is_judged_on_the_recipient_being_added(server):
+    server.delay_reply("RCPT", 0.5, recipient="bob@example.com")
+    started = time.monotonic()
+    assert rcpt_replies(server.port, "app@example.com", ["alice@example.com"]) == [250]
+    assert time.monotonic() - started < 0.4
+    started = time.monotonic()
+    assert rcpt_replies(server.port, "app@example.com", ["bob@example.com"]) == [250]
+    assert time.monotonic() - started >= 0.5
+
+
+def test_a_drop_on_mail_is_judged_on_the_sender_given(server):
+    rule = server.disconnect_on("MAIL", sender="x@example.com")
+    assert rcpt_replies(server.port, "app@example.com", ["a@example.com"]) == [250]
+    assert rcpt_replies(server.port, "x@example.com", ["a@example.com"]) == ["dropped"]
+    assert rule.fired == 1
+
+
 def test_a_peer_condition(server):
     server.reply_to_sender(".", "421 4.7.0 Not from here", peer="192.0.2.1")
     assert refused_code(server.port) is None
@@ -204,8 +257,8 @@ def test_rules_are_listed_with_their_firings(server):
     rules = server.fault_rules
     assert [r.fired for r in rules] == [1, 0]
     assert str(rules[0]) == (
-        "Fault rule: end of data -> 451 4.3.0 Later (not stored), 1 time. "
-        "(fired 1 time)"
+        "Fault rule: end of data -> 451 4.3.0 Later (not stored), 1 time "
+        "(fired 1 time)."
     )
 
 

@@ -11,7 +11,7 @@ from ..errors import ConfigurationError
 from ..faults import Command, FaultRule, RateKey
 from ..mailbox import Rejection
 from ..report import rejections_text, transcript_html
-from .base import LibraryComponent
+from .base import LibraryComponent, not_negative
 
 
 def rule_options(conditions: dict[str, str]) -> dict[str, object]:
@@ -148,7 +148,7 @@ class FaultKeywords(LibraryComponent):
         """
         self._log(
             self.server.delay_reply(
-                command, delay.total_seconds(), times, **rule_options(conditions)
+                command, not_negative(delay, "delay"), times, **rule_options(conditions)
             )
         )
 
@@ -179,7 +179,7 @@ class FaultKeywords(LibraryComponent):
         self._log(
             self.server.limit_message_rate(
                 count,
-                per.total_seconds(),
+                not_negative(per, "per"),
                 by,
                 reply,
                 close,
