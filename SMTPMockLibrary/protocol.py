@@ -319,7 +319,9 @@ class MockSMTP(SMTP):
         peer: Any = session.peer if session else None
         self.state.transcript.append((time.time(), peer, direction, line))
 
-    async def _before_command(self, command: str, argument: str | None) -> None:
+    async def _before_command(
+        self, command: str, argument: str | None, address: str | None = None
+    ) -> None:
         self._command, self._argument = command, _loggable(command, argument)
         self._record(">>", f"{command} {self._argument}".rstrip())
         faults = self.state.faults
@@ -330,16 +332,17 @@ class MockSMTP(SMTP):
         # the command, as the reply rules are.
         envelope = self.envelope
         sender = envelope.mail_from if envelope else None
-        recipients = list(envelope.rcpt_tos) if envelope else []
+        recipients: list[str] = envelope.rcpt_tos if envelope else []
         earlier = 0
-        address = self._address_in(command, argument)
+        if address is None:  # not parsed yet: aiosmtpd's path
+            address = self._address_in(command, argument)
         if command == "MAIL":
             sender, recipients = address, []
         elif command == "RCPT":
             earlier = len(recipients)
             recipients = [address] if address is not None else []
         if gate.passes(address, sender, recipients, earlier, self.session, b""):
-            attempt = self.attempt(sender, recipients, earlier)
+            attempt = self.attempt(sender, list(recipients), earlier)
             delay = faults.take_delay(command, attempt)
             if delay:
                 await asyncio.sleep(delay)
@@ -654,7 +657,7 @@ class MockSMTP(SMTP):
         self, argument: str, address: str, options: list[str], smtputf8: bool
     ) -> None:
         try:
-            await self._before_command("MAIL", argument)
+            await self._before_command("MAIL", argument, address)
             assert self.envelope is not None
             self.envelope.smtp_utf8 = smtputf8
             status = await self._hook("MAIL", address, options)
@@ -687,7 +690,7 @@ class MockSMTP(SMTP):
 
     async def _rcpt(self, argument: str, address: str, options: list[str]) -> None:
         try:
-            await self._before_command("RCPT", argument)
+            await self._before_command("RCPT", argument, address)
             assert self.envelope is not None
             status = await self._hook("RCPT", address, options)
             if status is MISSING:
