@@ -371,7 +371,7 @@ class _RateLimit:
         return len(history) >= self.count
 
     def note(self, message: ReceivedMessage, now: float) -> None:
-        """Count ``message`` (under the rules' lock), dropping what left the
+        """Count ``message`` (on the server's thread), dropping what left the
         window (``FaultRules.note_accepted`` does the same inline for the
         sender and all keys)."""
         for key in self.keys(message):
@@ -644,8 +644,6 @@ class FaultRules:
         # every change: a command no rule watches costs one dictionary
         # lookup, a message no rule can apply to one cheap gate per stage.
         self._index: dict[tuple[str, str], list[FaultRule]] = {}
-        self._watched: frozenset[str] = frozenset()
-        self._watched_before: frozenset[str] = frozenset()
         self.gates: dict[str, Gate] = {}
         """Per command, the gate of the rules judged with its reply (for
         ``END OF DATA``: of every rule judged at the end of data)."""
@@ -655,14 +653,6 @@ class FaultRules:
 
     def __bool__(self) -> bool:
         return bool(self._rules)
-
-    def watches(self, command: str) -> bool:
-        """Whether any rule is about ``command``: if not, it needs no attempt."""
-        return command in self._watched
-
-    def watches_before(self, command: str) -> bool:
-        """Whether a delay or disconnect rule is about ``command``."""
-        return command in self._watched_before
 
     @property
     def rules(self) -> list[FaultRule]:
@@ -681,13 +671,9 @@ class FaultRules:
         for rule in self._rules:
             index.setdefault((rule.command, _GROUPS[rule.action]), []).append(rule)
         self._index = index
-        self._watched = frozenset(command for command, _ in index)
-        self._watched_before = frozenset(
-            command for command, group in index if group in ("delay", "disconnect")
-        )
         gates: dict[str, Gate] = {}
         gates_before: dict[str, Gate] = {}
-        for command in self._watched:
+        for command in {command for command, _ in index}:
             if command == END_OF_DATA:
                 rules = [rule for rule in self._rules if rule.command == command]
                 gates[command] = Gate(rules, judged_by_address=False)
@@ -982,7 +968,7 @@ class FaultRules:
         limit = rule.rate
         if limit is None or limit not in self._rates:  # cleared meanwhile
             return False
-        now = time.monotonic()
+        now = _monotonic()
         return any(limit.exceeded(key, now) for key in limit.keys(attempt))
 
     def _take(

@@ -72,14 +72,17 @@ def split_prefix(value: str) -> tuple[str | None, str]:
 def _reject_misspelt_prefix(name: str, value: str) -> None:
     """``rgx:^Hi`` is a typo of ``regexp:``, not text to look for.
 
-    Only a short word (in any case) close to a prefix and directly followed by
-    the pattern counts, so ``Re: Hello`` and ``Ticket:42`` stay plain text;
-    ``re:`` and ``rx:`` count in lowercase only, so ``Re:Hello`` is text too.
+    Only a short word in lower or upper case, close to a prefix and directly
+    followed by the pattern, counts: ``Re: Hello``, ``Ticket:42`` and a
+    capitalised word such as ``Global:Update`` stay plain text; ``re:`` and
+    ``rx:`` count in lowercase only, so ``Re:Hello`` and ``RE:Hello`` are text.
     """
     match = _PREFIX_LIKE.match(value)
     if not match:
         return
     word = match.group(1)
+    if not (word.islower() or word.isupper()):
+        return
     close = difflib.get_close_matches(word.lower(), PREFIXES, n=1, cutoff=0.6)
     if close or word in ("re", "rx"):
         suggestion = close[0] if close else "regexp"

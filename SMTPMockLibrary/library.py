@@ -157,10 +157,11 @@ class SMTPMockLibrary(DynamicCore):
     | `Wait Until Message Is Received`     recipient=glob:*@example.com
     | `Received Message Count Should Be`    1    subject=regexp:^Invoice \\\\d+$
 
-    A value that starts with a misspelt prefix, in any case, directly
-    followed by its pattern (``rgx:^Hi``, ``Regex:^Hi``, ``GLB:*@x``) is an
-    error rather than text that never matches; ``Re: Hello`` and ``Re:Hello``
-    are plain text.
+    A value that starts with a misspelt prefix in lower or upper case,
+    directly followed by its pattern (``rgx:^Hi``, ``REGEX:^Hi``,
+    ``GLB:*@x``), is an error rather than text that never matches;
+    ``Re: Hello``, ``Re:Hello`` and a capitalised word such as
+    ``Global:Update`` are plain text.
 
     ``matching`` is always a regular expression (Python's ``re.search``). It
     searches the raw source, the decoded headers and the decoded text parts,

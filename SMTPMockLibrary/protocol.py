@@ -201,8 +201,11 @@ class MockSMTP(SMTP):
         asyncio.StreamReaderProtocol.connection_made(self, transport)
         self.transport = transport
         self._handler_coroutine = _NOT_STARTED  # type: ignore[assignment]
-        self._write_replies(f"220 {self.hostname} {self.__ident__}")
+        self._write_replies(self._greeting())
         self._fast = True
+
+    def _greeting(self) -> str:
+        return f"220 {self.hostname} {self.__ident__}"  # as aiosmtpd greets
 
     def _start_aiosmtpd(self) -> None:
         """Start aiosmtpd's session task, whose greeting was already sent."""
@@ -252,7 +255,7 @@ class MockSMTP(SMTP):
         super()._timeout_cb()
 
     async def push(self, status: AnyStr) -> None:
-        if self._greeted:
+        if self._greeted and status == self._greeting():
             # aiosmtpd's task, started late, greets first: that was sent.
             self._greeted = False
             return

@@ -213,14 +213,17 @@ def test_unknown_filter_names_the_allowed_ones():
         MessageFilter({"recipients": "x"})
 
 
-@pytest.mark.parametrize("value", ["rgx:^Hi", "RGX:^Hi", "Regex:^Hi", "GLB:*Hi"])
-def test_a_misspelt_prefix_in_any_case_is_an_error(value):
+@pytest.mark.parametrize("value", ["rgx:^Hi", "RGX:^Hi", "REGEX:^Hi", "GLB:*Hi"])
+def test_a_misspelt_prefix_in_lower_or_upper_case_is_an_error(value):
     word = value.partition(":")[0]
     with pytest.raises(ConfigurationError, match=f"Unknown prefix '{word}:'"):
         MessageFilter({"subject": value})
 
 
-@pytest.mark.parametrize("value", ["Re:Hello", "RE:Hello", "Re: Hello", "Ticket:42"])
+@pytest.mark.parametrize(
+    "value",
+    ["Re:Hello", "RE:Hello", "Re: Hello", "Ticket:42", "Global:Update", "Regex:tips"],
+)
 def test_a_word_and_a_colon_that_is_no_prefix_is_text(value):
     assert MessageFilter({"subject": value})
 
