@@ -183,11 +183,13 @@ def _fail_if_found(
     )
 
 
-def check_timeout(seconds: float, name: str = "timeout") -> float:
+def check_timeout(
+    seconds: float, name: str = "timeout", written: str | None = None
+) -> float:
+    """``seconds``, unless negative; ``written`` is the value as the user gave it."""
     if seconds < 0:
-        raise ConfigurationError(
-            f"'{name}' must not be negative, got {seconds:g} seconds."
-        )
+        got = f"'{written}'" if written else f"{seconds:g} seconds"
+        raise ConfigurationError(f"'{name}' must not be negative, got {got}.")
     return seconds
 
 

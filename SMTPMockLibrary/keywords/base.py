@@ -11,7 +11,7 @@ from robot.utils import secs_to_timestr, timestr_to_secs
 from ..errors import ConfigurationError
 from ..filters import MessageFilter
 from ..message import ReceivedMessage
-from ..queries import MessageQueries
+from ..queries import MessageQueries, check_timeout
 from ..server import MockSMTPServer
 
 if TYPE_CHECKING:
@@ -74,12 +74,10 @@ def not_negative(value: timedelta | str, name: str = "timeout") -> float:
         if isinstance(value, timedelta)
         else timestr_to_secs(value, round_to=None)
     )
-    if seconds < 0:
-        written = getattr(value, "written", None) or (
-            value if isinstance(value, str) else f"{seconds:g} seconds"
-        )
-        raise ConfigurationError(f"'{name}' must not be negative, got '{written}'.")
-    return seconds
+    written = getattr(value, "written", None) or (
+        value if isinstance(value, str) else f"{seconds:g} seconds"
+    )
+    return check_timeout(seconds, name, written)
 
 
 def plain(value: Any) -> Any:
