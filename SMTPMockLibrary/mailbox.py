@@ -52,18 +52,23 @@ class Mailbox:
         self._rejection_count = 0
         self._sequence = 0
         self._generation = 0
-        self._changed = threading.Condition(threading.Lock())
+        self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)
+        self._waiting = 0  # threads in self._changed.wait()
         self._listeners: list[Callable[[ReceivedMessage], None]] = []
         self.listener_errors: list[Exception] = []
 
     # Writing: called on the server thread.
 
     def add(self, message: ReceivedMessage) -> ReceivedMessage:
-        with self._changed:
+        # The plain lock, and a wake-up only when someone waits: this runs
+        # for every message.
+        with self._lock:
             self._sequence += 1
             message.sequence = self._sequence
             self._messages.append(message)
-            self._changed.notify_all()
+            if self._waiting:
+                self._changed.notify_all()
         for listener in self._listeners:
             try:
                 listener(message)
@@ -255,7 +260,11 @@ class Mailbox:
                     remaining = deadline - time.monotonic()
                     if remaining <= 0:
                         return None
-                    self._changed.wait(min(remaining, WAIT_SLICE))
+                    self._waiting += 1
+                    try:
+                        self._changed.wait(min(remaining, WAIT_SLICE))
+                    finally:
+                        self._waiting -= 1
                 reset = generation != self._generation
                 if reset:
                     generation, seen = self._generation, 0

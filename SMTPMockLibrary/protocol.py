@@ -133,6 +133,10 @@ class MockSMTP(SMTP):
         self._argument = ""
         self.fast_path = fast_path
         self._init_fast_path()
+        self._fast_allowed = self._fast_path_allowed()
+        self._ehlo_reply = self._ehlo_lines()
+        self._ehlo_bytes = "".join(f"{line}\r\n" for line in self._ehlo_reply).encode()
+        self._greeting_bytes = f"{self._greeting()}\r\n".encode()
 
     @classmethod
     def factory(cls, handler: MockHandler, **options: Any) -> SessionFactory:
@@ -159,7 +163,10 @@ class MockSMTP(SMTP):
         self._turn_bytes = 0
         self._reading_paused = False
         self._deadline = 0.0
-        self._fast_allowed = (
+
+    def _fast_path_allowed(self) -> bool:
+        """Whether these options let the fast path answer (see there)."""
+        return bool(
             self.fast_path
             and self.tls_context is None
             and self.enable_SMTPUTF8
@@ -172,6 +179,22 @@ class MockSMTP(SMTP):
             and not hasattr(self, "ehlo_hook")
             and not hasattr(self, "rset_hook")
         )
+
+    def _ehlo_lines(self) -> tuple[str, ...]:
+        """aiosmtpd's EHLO reply for these options, before STARTTLS."""
+        response = ["250-" + self.hostname]
+        if self.data_size_limit:
+            response.append(f"250-SIZE {self.data_size_limit}")
+        if not self._decode_data:
+            response.append("250-8BITMIME")
+        if self.enable_SMTPUTF8:
+            response.append("250-SMTPUTF8")
+        if self.tls_context and not self._tls_protocol:
+            response.append("250-STARTTLS")
+        if not self._auth_require_tls or self._tls_protocol:
+            response.append("250-AUTH " + " ".join(sorted(self._auth_methods)))
+        response.append("250 HELP")
+        return tuple(response)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         if self._fast_allowed and self._original_transport is None:
@@ -201,7 +224,7 @@ class MockSMTP(SMTP):
         asyncio.StreamReaderProtocol.connection_made(self, transport)
         self.transport = transport
         self._handler_coroutine = _NOT_STARTED  # type: ignore[assignment]
-        self._write_replies(self._greeting())
+        self._write_prepared((self._greeting(),), self._greeting_bytes)
         self._fast = True
 
     def _greeting(self) -> str:
@@ -542,6 +565,16 @@ class MockSMTP(SMTP):
                 text = "".join([status + "\r\n" for status in statuses])
             self.transport.write(text.encode("utf-8"))  # type: ignore[attr-defined]
 
+    def _write_prepared(self, lines: tuple[str, ...], data: bytes) -> None:
+        """Send positive replies made in advance (the greeting, EHLO's)."""
+        session = self.session
+        peer: Any = session.peer if session else None
+        record, now = self.state.transcript.append, time.time()
+        for line in lines:
+            record((now, peer, "<<", line))
+        if self.transport is not None:
+            self.transport.write(data)  # type: ignore[attr-defined]
+
     def _hook(self, command: str, *arguments: Any) -> Awaitable[Any]:
         # aiosmtpd's _call_handler_hook, one coroutine fewer.
         hook = self._handle_hooks.get(command)
@@ -568,24 +601,16 @@ class MockSMTP(SMTP):
         try:
             await self._before_command("EHLO", hostname)
             assert self.session is not None
-            response = ["250-" + self.hostname]
             self._set_rset_state()
             self.session.extended_smtp = True
+            # The fast path runs without TLS: the reply is the one made for
+            # these options when the session was made.
             if self.data_size_limit:
-                response.append(f"250-SIZE {self.data_size_limit}")
                 self.command_size_limits["MAIL"] += 26
-            if not self._decode_data:
-                response.append("250-8BITMIME")
             if self.enable_SMTPUTF8:
-                response.append("250-SMTPUTF8")
                 self.command_size_limits["MAIL"] += 10
-            if self.tls_context and not self._tls_protocol:
-                response.append("250-STARTTLS")
-            if not self._auth_require_tls or self._tls_protocol:
-                response.append("250-AUTH " + " ".join(sorted(self._auth_methods)))
             self.session.host_name = hostname
-            response.append("250 HELP")
-            self._write_replies(*response)
+            self._write_prepared(self._ehlo_reply, self._ehlo_bytes)
         except Exception as error:
             await self._fast_exception(error)
 
@@ -1115,6 +1140,7 @@ class SessionFactory:
     One prototype session is built the full aiosmtpd way; each new session
     gets a fresh stream reader and protocol state, the prototype's
     configuration (containers copied), and its method tables bound to itself.
+    The fast path's state is the prototype's, which never had a connection.
     ``utest/test_differential.py`` checks that the result equals a session
     built by ``SMTP.__init__``.
     """
@@ -1137,19 +1163,10 @@ class SessionFactory:
         for name, value in vars(prototype).items():
             if name in connection_state:
                 continue
-            if (
-                isinstance(value, dict)
-                and value
-                and all(_bound_to(v, prototype) for v in value.values())
-            ):  # _smtp_methods: bound on use
-                names = {key: v.__func__.__name__ for key, v in value.items()}
-                self._rebound[name] = _rebinder(
-                    _MethodTable(prototype, names), prototype
-                )
-            elif _bound_to(value, prototype) or (
+            if _bound_to(value, prototype) or (
                 isinstance(value, dict)
                 and any(_bound_to(_method_of(v), prototype) for v in value.values())
-            ):
+            ):  # a method, or a table of them (_smtp_methods, _auth_methods)
                 self._rebound[name] = _rebinder(value, prototype)
             elif isinstance(value, (dict, list, set)):
                 self._copied[name] = value
@@ -1166,26 +1183,30 @@ class SessionFactory:
         for name, rebind in self._rebound.items():
             attributes[name] = rebind(session)
         MockSMTP.command_size_limits.clear()  # as every SMTP.__init__ does
-        session._init_fast_path()
         return session
 
 
-class _MethodTable(Mapping[str, Any]):
-    """aiosmtpd's table of a session's smtp_* methods, bound when looked up."""
+class _BoundTable(Mapping[str, Any]):
+    """One of aiosmtpd's tables of a session's methods (its smtp_* commands,
+    its AUTH mechanisms), each entry bound to the session when looked up:
+    most sessions never look one up."""
 
-    __slots__ = ("_names", "_owner")
+    __slots__ = ("_makers", "_owner")
 
-    def __init__(self, owner: object, names: dict[str, str]):
-        self._owner, self._names = owner, names
+    def __init__(self, owner: object, makers: dict[str, Callable[[object], Any]]):
+        self._owner, self._makers = owner, makers
 
     def __getitem__(self, key: str) -> Any:
-        return getattr(self._owner, self._names[key])
+        return self._makers[key](self._owner)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._makers
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._names)
+        return iter(self._makers)
 
     def __len__(self) -> int:
-        return len(self._names)
+        return len(self._makers)
 
 
 def _method_of(value: Any) -> Any:
@@ -1200,12 +1221,9 @@ def _bound_to(value: Any, owner: object) -> bool:
 def _rebinder(value: Any, prototype: object) -> Callable[[object], Any]:
     """A function giving ``value`` as it is for another session: methods of
     the prototype bound to that session instead."""
-    if isinstance(value, _MethodTable):
-        names = value._names
-        return lambda owner: _MethodTable(owner, names)
     if isinstance(value, dict):
-        parts = [(key, _rebinder(item, prototype)) for key, item in value.items()]
-        return lambda owner: {key: make(owner) for key, make in parts}
+        makers = {key: _rebinder(item, prototype) for key, item in value.items()}
+        return lambda owner: _BoundTable(owner, makers)
     if isinstance(value, tuple) and value and _bound_to(value[0], prototype):
         kind, name, rest = type(value), value[0].__func__.__name__, value[1:]
         return lambda owner: kind(getattr(owner, name), *rest)
