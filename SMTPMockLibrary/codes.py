@@ -25,6 +25,7 @@ from typing import NamedTuple
 from urllib.parse import parse_qsl, urlsplit
 
 from .errors import ConfigurationError
+from .filters import compile_regex, split_prefix
 from .links import HTML_TOKEN, extract_links
 
 MAX_SCANNED_CHARS = 200_000
@@ -275,19 +276,13 @@ def _capped(text: str) -> str:
 
 
 def _compile_pattern(pattern: str) -> re.Pattern[str]:
-    prefix = pattern[: len("regexp:")].lower()  # in any case, as in the filters
-    if prefix.startswith("glob:"):
+    prefix, expression = split_prefix(pattern)
+    if prefix == "glob":
         raise ConfigurationError(
             f"Invalid pattern '{pattern}': a code is extracted with a regular "
             "expression (its first group, or the whole match), not a glob."
         )
-    expression = pattern[len(prefix) :] if prefix == "regexp:" else pattern
-    try:
-        return re.compile(expression)
-    except re.error as error:
-        raise ConfigurationError(
-            f"Invalid regular expression '{expression}' in pattern=: {error}."
-        ) from None
+    return compile_regex(expression, "pattern=")
 
 
 def _pattern_matches(

@@ -7,9 +7,12 @@ import fnmatch
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from .errors import ConfigurationError
-from .message import ReceivedMessage
+
+if TYPE_CHECKING:  # message.py's verification codes use the prefixes below
+    from .message import ReceivedMessage
 
 FILTER_HELP = {
     "sender": "envelope sender (MAIL FROM), whole address",
