@@ -342,25 +342,12 @@ class _RateLimit:
             return [r.lower() for r in mail.recipients]
         return ["*"]
 
-    def may_exceed(
-        self,
-        sender: str | None,
-        recipients: Sequence[str],
-        peer: tuple[str, int] | None,
-    ) -> bool:
+    def may_exceed(self, attempt: Attempt) -> bool:
         """False when no key has ``count`` messages in its history at all:
         then the limit is not exceeded (the window only removes messages)."""
-        history, count, by = self.history, self.count, self.by
-        if by == "sender":
-            return len(history.get(stored(sender or "").lower(), ())) >= count
-        if by == "peer":
-            return len(history.get(peer[0] if peer else "?", ())) >= count
-        if by == "recipient":
-            for recipient in recipients:
-                if len(history.get(recipient.lower(), ())) >= count:
-                    return True
-            return False
-        return len(history.get("*", ())) >= count
+        return any(
+            len(self.history.get(key, ())) >= self.count for key in self.keys(attempt)
+        )
 
     def exceeded(self, key: str, now: float) -> bool:
         history = self.history.get(key)
@@ -515,7 +502,7 @@ class Gate:
             lines += [f"if {constant(rate)}.longest >= {rate.count!r}:"]
             history, count = constant(rate.history), rate.count
             key = {
-                "sender": "'' if sender is None or sender == '<>' else sender.lower()",
+                "sender": f"{constant(rate.sender_keys)}[sender]",
                 "peer": "peer[0] if peer else '?'",
                 "all": "'*'",
             }.get(rate.by)
@@ -582,7 +569,7 @@ class Gate:
         if limit is not None and earlier_recipients >= limit:
             return True
         for rate in self.rates:
-            if rate.may_exceed(sender, recipients, peer):
+            if rate.may_exceed(Attempt(sender, list(recipients), peer=peer)):
                 return True
         if self.headers and raw:
             end = raw.find(b"\r\n\r\n")
