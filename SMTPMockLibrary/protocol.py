@@ -22,6 +22,7 @@ from collections.abc import (
     Generator,
     Iterator,
     Mapping,
+    Sequence,
 )
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -135,8 +136,9 @@ class MockSMTP(SMTP):
         self._init_fast_path()
         self._fast_allowed = self._fast_path_allowed()
         self._ehlo_reply = self._ehlo_lines()
-        self._ehlo_bytes = "".join(f"{line}\r\n" for line in self._ehlo_reply).encode()
-        self._greeting_bytes = f"{self._greeting()}\r\n".encode()
+        self._ehlo_bytes = _wire(self._ehlo_reply)
+        self._greeting_reply = (self._greeting(),)
+        self._greeting_bytes = _wire(self._greeting_reply)
 
     @classmethod
     def factory(cls, handler: MockHandler, **options: Any) -> SessionFactory:
@@ -224,7 +226,7 @@ class MockSMTP(SMTP):
         asyncio.StreamReaderProtocol.connection_made(self, transport)
         self.transport = transport
         self._handler_coroutine = _NOT_STARTED  # type: ignore[assignment]
-        self._write_prepared((self._greeting(),), self._greeting_bytes)
+        self._write_prepared(self._greeting_reply, self._greeting_bytes)
         self._fast = True
 
     def _greeting(self) -> str:
@@ -278,7 +280,7 @@ class MockSMTP(SMTP):
         super()._timeout_cb()
 
     async def push(self, status: AnyStr) -> None:
-        if self._greeted and status == self._greeting():
+        if self._greeted and status == self._greeting_reply[0]:
             # aiosmtpd's task, started late, greets first: that was sent.
             self._greeted = False
             return
@@ -560,10 +562,7 @@ class MockSMTP(SMTP):
         for status in statuses:
             self._note_reply(status)
         if self.transport is not None:
-            text = statuses[0] + "\r\n" if len(statuses) == 1 else ""
-            if not text:
-                text = "".join([status + "\r\n" for status in statuses])
-            self.transport.write(text.encode("utf-8"))  # type: ignore[attr-defined]
+            self.transport.write(_wire(statuses))  # type: ignore[attr-defined]
 
     def _write_prepared(self, lines: tuple[str, ...], data: bytes) -> None:
         """Send positive replies made in advance (the greeting, EHLO's)."""
@@ -1231,6 +1230,13 @@ def _rebinder(value: Any, prototype: object) -> Callable[[object], Any]:
         method_name = value.__func__.__name__
         return lambda owner: getattr(owner, method_name)
     return lambda owner: value
+
+
+def _wire(replies: Sequence[str]) -> bytes:
+    """Reply lines as sent: each with its CRLF, in UTF-8."""
+    if len(replies) == 1:
+        return (replies[0] + "\r\n").encode()
+    return "".join([reply + "\r\n" for reply in replies]).encode()
 
 
 async def _missing() -> Any:
