@@ -617,6 +617,9 @@ class MockSMTPServer(MessageQueries):
             return
         loop.run_until_complete(self._finish_tasks(loop))
         loop.close()
+        # The handler is a method of this server: kept, the loop and the
+        # server would hold each other until a full garbage collection.
+        loop.set_exception_handler(None)
 
     async def _finish_tasks(self, loop: asyncio.AbstractEventLoop) -> None:
         """Close what is still open and cancel what still runs, and let it end."""
