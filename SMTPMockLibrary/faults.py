@@ -665,14 +665,19 @@ class FaultRules:
                 rules = [rule for rule in self._rules if rule.command == command]
                 gates[command] = Gate(rules, judged_by_address=False)
                 continue
-            rules = index.get((command, "reply"), [])
-            if rules:
-                gates[command] = Gate(rules, judged_by_address=True)
-            rules = index.get((command, "delay"), []) + index.get(
+            replies = index.get((command, "reply"), [])
+            before = index.get((command, "delay"), []) + index.get(
                 (command, "disconnect"), []
             )
-            if rules:
-                gates_before[command] = Gate(rules, judged_by_address=False)
+            if command in ("MAIL", "RCPT"):
+                # One gate a command: its replies are judged on what is known
+                # before it too, the address it gives.
+                gates_before[command] = Gate(before + replies, judged_by_address=True)
+                continue
+            if replies:
+                gates[command] = Gate(replies, judged_by_address=True)
+            if before:
+                gates_before[command] = Gate(before, judged_by_address=False)
         self.gates, self.gates_before = gates, gates_before
 
     # Setting rules (test thread). Each returns the rule it set.

@@ -126,6 +126,11 @@ class MockSMTP(SMTP):
     """Answer plain commands in ``data_received`` (see "The fast path" below);
     False leaves every command to aiosmtpd's own loop."""
 
+    rules_may_apply = False
+    """Whether the gate of the ``MAIL`` or ``RCPT`` being handled passed: set
+    before the command, read by the handler that replies. A command without
+    a gate has no rule to judge, whatever is left here from an earlier one."""
+
     def __init__(self, handler: MockHandler, *, fast_path: bool = True, **options: Any):
         super().__init__(handler, **options)
         self._attach_reader(self.loop)
@@ -356,20 +361,24 @@ class MockSMTP(SMTP):
         gate = faults.gates_before.get(command)
         if gate is None:
             return
-        # A delay or drop on MAIL or RCPT is judged on the address given with
-        # the command, as the reply rules are.
-        envelope = self.envelope
-        sender = envelope.mail_from if envelope else None
-        recipients: list[str] = envelope.rcpt_tos if envelope else []
-        earlier = 0
+        # The rules of MAIL and RCPT (delays, drops and replies) are judged on
+        # the address given with the command, behind one gate, checked here.
         if address is None:  # not parsed yet: aiosmtpd's path
             address = self._address_in(command, argument)
+        envelope = self.envelope
+        recipients: Sequence[str]
+        earlier = 0
         if command == "MAIL":
-            sender, recipients = address, []
-        elif command == "RCPT":
-            earlier = len(recipients)
-            recipients = [address] if address is not None else []
-        if gate.passes(address, sender, recipients, earlier, self.session, b""):
+            sender, recipients = address, ()
+        else:
+            sender = envelope.mail_from if envelope else None
+            recipients = envelope.rcpt_tos if envelope else ()
+            if command == "RCPT":
+                earlier = len(recipients)
+                recipients = () if address is None else (address,)
+        passed = gate.passes(address, sender, recipients, earlier, self.session, b"")
+        self.rules_may_apply = passed
+        if passed:
             attempt = self.attempt(sender, list(recipients), earlier)
             delay = faults.take_delay(command, attempt)
             if delay:
@@ -870,11 +879,9 @@ class MockHandler:
     ) -> str:
         if self.state.auth_required and not session.authenticated:
             return AUTH_REQUIRED_REPLY
-        faults = self.state.faults
-        gate = faults.gates.get("MAIL")
-        if gate is not None and gate.passes(address, address, (), 0, session, b""):
+        if server.rules_may_apply:  # judged before the command
             attempt = server.attempt(sender=address, recipients=[])
-            rule = faults.take_rule("MAIL", attempt, address)
+            rule = self.state.faults.take_rule("MAIL", attempt, address)
             if rule is not None:
                 return await self._fault_reply(server, rule)
         envelope.mail_from = address
@@ -889,20 +896,11 @@ class MockHandler:
         address: str,
         rcpt_options: list[str],
     ) -> str:
-        faults = self.state.faults
-        gate = faults.gates.get("RCPT")
-        if gate is not None and gate.passes(
-            address,
-            envelope.mail_from,
-            (address,),
-            len(envelope.rcpt_tos),
-            session,
-            b"",
-        ):
+        if server.rules_may_apply:  # judged before the command
             attempt = server.attempt(
                 recipients=[address], earlier_recipients=len(envelope.rcpt_tos)
             )
-            rule = faults.take_rule("RCPT", attempt, address)
+            rule = self.state.faults.take_rule("RCPT", attempt, address)
             if rule is not None:
                 return await self._fault_reply(server, rule)
         envelope.rcpt_tos.append(address)

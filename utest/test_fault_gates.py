@@ -181,8 +181,14 @@ def gate_passes(gate: Gate, attempt: Attempt, address: str | None, how: int = 0)
 def fires(rules: FaultRules, command: str, stage: str, attempt, address) -> bool:
     """Whether judging in full (as the server does once a gate passes) fires."""
     if stage == "before":
-        return bool(rules.take_delay(command, attempt)) or rules.take_disconnect(
-            command, attempt
+        return (
+            bool(rules.take_delay(command, attempt))
+            or rules.take_disconnect(command, attempt)
+            # MAIL and RCPT: one gate for the delays, drops and replies.
+            or (
+                command in ("MAIL", "RCPT")
+                and rules.take_rule(command, attempt, address) is not None
+            )
         )
     if command == END_OF_DATA:
         return (
@@ -241,21 +247,26 @@ def test_the_benchmark_rules_let_ordinary_mail_through_every_gate():
     )
     sender, recipient = "load@example.com", "sink@example.com"
     raw = b"From: load@example.com\r\nSubject: load\r\n\r\nX-Campaign: spring\r\n"
-    assert not any(gate.always for gate in rules.gates.values())
-    assert not rules.gates["MAIL"].passes(sender, sender, (), 0, session, b"")
-    assert not rules.gates_before["RCPT"].passes(None, sender, [], 0, session, b"")
-    assert not rules.gates["RCPT"].passes(
-        recipient, sender, (recipient,), 0, session, b""
+    gates = [*rules.gates.values(), *rules.gates_before.values()]
+    assert not any(gate.always for gate in gates)
+    assert sorted(rules.gates) == [END_OF_DATA]
+    assert sorted(rules.gates_before) == ["MAIL", "RCPT"]
+    assert not rules.gates_before["MAIL"].passes(sender, sender, [], 0, session, b"")
+    assert not rules.gates_before["RCPT"].passes(
+        recipient, sender, [recipient], 0, session, b""
     )
     assert not rules.gates[END_OF_DATA].passes(
         None, sender, [recipient], 0, session, raw
     )
     # ... and mail a rule is about through its gate.
-    assert rules.gates["RCPT"].passes(
-        recipient, "Bulk@Example.com", (recipient,), 0, session, b""
+    assert rules.gates_before["RCPT"].passes(
+        recipient, "Bulk@Example.com", [recipient], 0, session, b""
+    )
+    assert rules.gates_before["RCPT"].passes(
+        "drop@example.com", sender, ["drop@example.com"], 0, session, b""
     )
     session.peer = ("192.0.2.1", 4000)
-    assert rules.gates["MAIL"].passes(sender, sender, (), 0, session, b"")
+    assert rules.gates_before["MAIL"].passes(sender, sender, [], 0, session, b"")
 
 
 def test_rate_histories_keep_only_the_window():
@@ -282,7 +293,7 @@ def test_a_rule_whose_gate_passes_is_still_judged_by_all_its_conditions(server):
     server.reply_to_recipient(
         ".", "452 4.2.2 Full", sender="bulk@example.com", recipient="full@x.test"
     )
-    gate: Gate = server.faults.gates["RCPT"]
+    gate: Gate = server.faults.gates_before["RCPT"]
     # The gate checks the sender only: it passes for both recipients ...
     for recipient in ("ok@x.test", "full@x.test"):
         assert gate.passes(recipient, "bulk@example.com", (recipient,), 0, None, b"")
