@@ -258,6 +258,25 @@ class MockSMTP(SMTP):
         if self._busy is not None:
             self._busy.cancel()
         super().connection_lost(error)
+        task = self._handler_coroutine
+        if isinstance(task, asyncio.Future) and not task.done():
+            task.add_done_callback(self._release)
+        else:
+            self._release()
+
+    def _release(self, _task: object = None) -> None:
+        """Let go of what makes an ended session a reference cycle (its tables
+        of bound methods, the stream's callbacks): it is freed at once, not at
+        the next full garbage collection, and so is the mailbox it holds."""
+        self._smtp_methods = self._auth_methods = {}
+        self._client_connected_cb = None
+        if self._handler_coroutine is not _NOT_STARTED:
+            self._handler_coroutine = _ENDED  # type: ignore[assignment]
+        for name in ("_reader", "_strong_reader"):
+            reader = getattr(self, name, None)
+            if isinstance(reader, _IdleAwareReader):
+                reader.forget_idle_callback()
+        self._writer = None  # type: ignore[assignment]
 
     def eof_received(self) -> bool | None:
         self._fast = False
@@ -996,6 +1015,10 @@ _TOO_MUCH_REPLY = "552 Error: Too much mail data"
 _NOMINAL, _TOO_LONG, _TOO_MUCH = 0, 1, 2
 
 
+def _nothing() -> None:
+    pass
+
+
 class _IdleAwareReader(asyncio.StreamReader):
     """aiosmtpd's stream reader, telling the session when aiosmtpd's command
     loop waits for a new command with nothing buffered: the only moment the
@@ -1007,6 +1030,9 @@ class _IdleAwareReader(asyncio.StreamReader):
         self._on_idle = on_idle
         self._in_readline = False
         self._draining = False
+
+    def forget_idle_callback(self) -> None:
+        self._on_idle = _nothing
 
     async def readline(self) -> bytes:
         self._in_readline = True
@@ -1169,6 +1195,7 @@ class SessionFactory:
                 self._copied[name] = value
             else:
                 self._shared[name] = value
+        prototype._release()
 
     def __call__(self) -> MockSMTP:
         session = MockSMTP.__new__(MockSMTP)
@@ -1241,15 +1268,18 @@ async def _missing() -> Any:
     return MISSING
 
 
-class _NotStarted:
-    """Stands for aiosmtpd's session task until it is needed: aiosmtpd
-    cancels its task when the connection ends, and there is none to cancel."""
+class _NoTask:
+    """Stands for aiosmtpd's session task when there is none: until it is
+    needed (aiosmtpd cancels its task when the connection ends, and there is
+    none to cancel), and once the session ended (the ended task would keep
+    the session alive through the traceback of its cancellation)."""
 
     def cancel(self) -> bool:
         return False
 
 
-_NOT_STARTED = _NotStarted()
+_NOT_STARTED = _NoTask()
+_ENDED = _NoTask()
 
 
 _FAST_COMMANDS: dict[

@@ -6,6 +6,7 @@ import gc
 import os
 import smtplib
 import socket
+import ssl
 import threading
 import time
 import weakref
@@ -136,18 +137,41 @@ def test_context_manager_stops_the_server():
     assert not server.running
 
 
-def test_a_stopped_server_is_freed_without_waiting_for_a_garbage_collection():
+@pytest.mark.parametrize("session", ["fast path", "aiosmtpd", "starttls", "auth"])
+def test_a_stopped_server_and_its_mail_are_freed_without_a_garbage_collection(
+    session,
+):
     # Its event loop used to hold it (the loop's error handler is a method of
-    # the server): a cycle only a full collection frees, which then fell
-    # into whatever the process did next (a benchmark's measured run).
+    # the server), and every ended session held the mailbox (aiosmtpd's
+    # sessions are cycles: tables of bound methods, the stream's callbacks,
+    # the cancelled task's traceback): mail stayed in memory until a full
+    # collection, which then fell into whatever the process did next.
     gc.disable()
     try:
-        server = MockSMTPServer()
-        send(server.port)
-        server.stop()
-        freed = weakref.ref(server)
+        server = MockSMTPServer(
+            autostart=False,
+            tls="starttls" if session == "starttls" else "none",
+            users={"alice": "s3cret"} if session == "auth" else None,
+        )
+        server.fast_path = session != "aiosmtpd"
+        server.start()
+        with smtplib.SMTP("127.0.0.1", server.port, timeout=5) as client:
+            if session == "starttls":
+                client.starttls(
+                    context=ssl.create_default_context(cafile=server.ca_file)
+                )
+            if session == "auth":
+                client.login("alice", "s3cret")
+            client.sendmail("a@example.com", ["b@example.com"], "Subject: x\r\n\r\nx")
+        with smtplib.SMTP("127.0.0.1", server.port, timeout=5) as client:
+            client.ehlo()
+            client.mail("a@example.com")  # open when the server stops
+            server.stop()
+        server_freed, mail_freed = weakref.ref(server), weakref.ref(server.messages)
+        assert len(server.messages) == 1
         del server
-        assert freed() is None
+        assert server_freed() is None
+        assert mail_freed() is None
     finally:
         gc.enable()
 
