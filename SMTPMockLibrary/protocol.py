@@ -266,8 +266,9 @@ class MockSMTP(SMTP):
 
     def _release(self, _task: object = None) -> None:
         """Let go of what makes an ended session a reference cycle (its tables
-        of bound methods, the stream's callbacks): it is freed at once, not at
-        the next full garbage collection, and so is the mailbox it holds."""
+        of bound methods, the stream's callbacks and writer, its ended task):
+        it is freed at once, not at the next full garbage collection, and so
+        is the mailbox it holds."""
         self._smtp_methods = self._auth_methods = {}
         self._client_connected_cb = None
         if self._handler_coroutine is not _NOT_STARTED:
@@ -1195,7 +1196,7 @@ class SessionFactory:
                 self._copied[name] = value
             else:
                 self._shared[name] = value
-        prototype._release()
+        prototype._release()  # it holds the server's state, as a session does
 
     def __call__(self) -> MockSMTP:
         session = MockSMTP.__new__(MockSMTP)
