@@ -595,9 +595,7 @@ class MockSMTP(SMTP):
 
     def _write_prepared(self, lines: tuple[str, ...], data: bytes) -> None:
         """Send positive replies made in advance (the greeting, EHLO's)."""
-        session = self.session
-        peer: Any = session.peer if session else None
-        record, now = self.state.transcript.append, time.time()
+        peer, record, now = self._peer, self.state.transcript.append, time.time()
         for line in lines:
             record((now, peer, "<<", line))
         if self.transport is not None:
