@@ -44,6 +44,7 @@ from .mailbox import Mailbox, Rejection
 from .message import ReceivedMessage
 
 AUTH_REQUIRED_REPLY = "530 5.7.0 Authentication required"
+ACCEPTED_REPLY = "250 OK: message accepted"
 
 
 def _not_login_data_deprecation(record: logging.LogRecord) -> bool:
@@ -140,6 +141,7 @@ class MockSMTP(SMTP):
         self.fast_path = fast_path
         self._init_fast_path()
         self._fast_allowed = self._fast_path_allowed()
+        self._lean_allowed = self._fast_allowed and self._lean_path_allowed()
         self._ehlo_reply = self._ehlo_lines()
         self._ehlo_bytes = _wire(self._ehlo_reply)
         self._greeting_reply = (self._greeting(),)
@@ -185,6 +187,16 @@ class MockSMTP(SMTP):
             and not set(self._handle_hooks) & {"HELO", "NOOP", "QUIT", "RSET"}
             and not hasattr(self, "ehlo_hook")
             and not hasattr(self, "rset_hook")
+        )
+
+    def _lean_path_allowed(self) -> bool:
+        """Whether the lean path (see there) may answer besides: the
+        library's own handler, and no option it does not check."""
+        return bool(
+            type(self.event_handler) is MockHandler
+            and not self._auth_required
+            and not self.require_starttls
+            and not self.local_part_limit
         )
 
     def _ehlo_lines(self) -> tuple[str, ...]:
@@ -497,7 +509,11 @@ class MockSMTP(SMTP):
                 if after is None:
                     return
                 position = after
-                step: Coroutine[Any, Any, None] = self._end_of_data()
+                step: Coroutine[Any, Any, None] | None = (
+                    self._lean_end_of_data()
+                    if self._lean_allowed
+                    else self._end_of_data()
+                )
             else:
                 newline = buffer.find(b"\n", position)
                 if newline < 0:
@@ -506,17 +522,18 @@ class MockSMTP(SMTP):
                     else:
                         self._pending = buffer[position:]
                     return
-                command = (
-                    self._fast_command(buffer[position:newline])
-                    if newline - position < COMMAND_LINE_LIMIT
-                    else None
-                )
-                if command is None:
+                if newline - position >= COMMAND_LINE_LIMIT:
                     self._hand_over(buffer[position:])
                     return
-                step = command
+                line = buffer[position:newline]
+                step = None
+                if not (self._lean_allowed and self._lean_command(line)):
+                    step = self._fast_command(line)
+                    if step is None:
+                        self._hand_over(buffer[position:])
+                        return
                 position = newline + 1
-            if not self._run(step):
+            if step is not None and not self._run(step):
                 self._pending = buffer[position:]  # answered when the step ends
                 return
             transport = self.transport
@@ -586,6 +603,130 @@ class MockSMTP(SMTP):
         if step is not None:
             self._reset_timeout()  # a valid command, as aiosmtpd does
         return step
+
+    # The lean path: the commands of a plain message answered in place, when
+    # nothing can make the answer differ from the fast path's step: the
+    # step's effects (envelope, transcript, timeout, reply) without its
+    # coroutine, its hooks and the checks that cannot fail here. Fault rules
+    # are judged behind the same gates; when a gate passes, the step runs.
+
+    def _lean_command(self, line: bytes) -> bool:
+        """Answer ``line`` (without its LF) at once if it is exactly
+        ``MAIL FROM:<address>``, ``RCPT TO:<address>`` or ``DATA`` with its
+        CR, with a plain address, and no fault rule may apply; True if
+        answered, False to leave it to the fast path's steps."""
+        session, envelope = self.session, self.envelope
+        assert session is not None and envelope is not None
+        if not session.host_name or not self._tls_handshake_okay:
+            return False
+        watched = self.state.faults.gates_before
+        if line == b"DATA\r":
+            if not envelope.rcpt_tos or (
+                watched
+                and self._gate_passes(
+                    "DATA", None, envelope.mail_from, envelope.rcpt_tos, 0
+                )
+            ):
+                return False
+            self._lean_reply("DATA", "", "DATA", _DATA_REPLY, _DATA_REPLY_WIRE)
+            self._body = _Body(self.data_size_limit)
+            self._line_start = True
+            return True
+        text = line.decode("latin-1")
+        match = _LEAN_ADDRESS.match(text)
+        if match is None:
+            return False
+        command = "MAIL" if text[0] == "M" else "RCPT"
+        limit = (
+            self.command_size_limits[command]
+            if session.extended_smtp
+            else self.command_size_limit
+        )
+        if len(text) - 1 > limit:
+            return False
+        address = _shared_address(match.group(1))
+        if command == "MAIL":
+            if (
+                envelope.mail_from
+                or (self.state.auth_required and not session.authenticated)
+                or (watched and self._gate_passes("MAIL", address, address, (), 0))
+            ):
+                return False
+            envelope.smtp_utf8 = False
+            envelope.mail_from = address
+        else:
+            recipients = envelope.rcpt_tos
+            if not envelope.mail_from or (
+                watched
+                and self._gate_passes(
+                    "RCPT", address, envelope.mail_from, (address,), len(recipients)
+                )
+            ):
+                return False
+            recipients.append(address)
+        self._lean_reply(command, text[5:-1], text[:-1], "250 OK", _OK_WIRE)
+        return True
+
+    def _gate_passes(
+        self,
+        command: str,
+        address: str | None,
+        sender: str | None,
+        recipients: Sequence[str],
+        earlier: int,
+    ) -> bool:
+        """Whether a rule on ``command`` may apply, judged as _before_command
+        judges it; if none may, noted as it notes it."""
+        gate = self.state.faults.gates_before.get(command)
+        if gate is None:
+            return False
+        if gate.passes(address, sender, recipients, earlier, self.session, b""):
+            return True
+        self.rules_may_apply = False
+        return False
+
+    def _lean_end_of_data(self) -> Coroutine[Any, Any, None] | None:
+        """Store the message just received and answer, as the fast path's
+        step does; the step to run instead when the message was refused, a
+        rule may apply to it, or storing it failed."""
+        body, envelope = self._body, self.envelope
+        assert body is not None and envelope is not None
+        if body.state != _NOMINAL:
+            return self._end_of_data()
+        content = body.content()
+        gate = self.state.faults.gates.get(END_OF_DATA)
+        if gate is not None and gate.passes(
+            None, envelope.mail_from, envelope.rcpt_tos, 0, self.session, content
+        ):
+            return self._end_of_data()
+        self._body = None
+        envelope.content = envelope.original_content = content
+        self._command, self._argument = END_OF_DATA, ""
+        self._record(">>", f"[message data, {len(content)} bytes]")
+        try:
+            self.event_handler.store(self, self.session, envelope, content)
+        except Exception as error:
+            return self._fast_exception(error)
+        self._set_post_data_state()
+        self._lean_reply(None, "", "", ACCEPTED_REPLY, _ACCEPTED_WIRE)
+        return None
+
+    def _lean_reply(
+        self, command: str | None, argument: str, said: str, reply: str, wire: bytes
+    ) -> None:
+        """Record the command (``said`` as received, unless ``command`` is
+        None) and ``reply`` in the transcript, as _before_command and
+        _write_replies do, and send ``wire``, the reply's bytes."""
+        peer: Any = self.session.peer  # type: ignore[union-attr]
+        now, record = time.time(), self.state.transcript.append
+        if command is not None:
+            self._command, self._argument = command, argument
+            record((now, peer, ">>", said))
+            # _reset_timeout() without its checks: the timer is armed, for an
+            # earlier deadline, and checks this one when it fires.
+            self._deadline = self.loop.time() + self._timeout_duration
+        record((now, peer, "<<", reply))
+        self.transport.write(wire)  # type: ignore[union-attr]
 
     def _write_replies(self, *statuses: str) -> None:
         for status in statuses:
@@ -765,7 +906,7 @@ class MockSMTP(SMTP):
     async def _data(self, argument: str | None) -> None:
         try:
             await self._before_command("DATA", argument)
-            self._write_replies("354 End data with <CR><LF>.<CR><LF>")
+            self._write_replies(_DATA_REPLY)
             self._body = _Body(self.data_size_limit)
             self._line_start = True
         except Exception as error:
@@ -832,9 +973,13 @@ def _shared_address(address: str) -> str:
 
 
 _ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
-_PLAIN_ADDRESS = re.compile(
-    rf"\s*<({_ATEXT}(?:\.{_ATEXT})*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*)>\s*(.*)\Z", re.S
-)
+_PLAIN = rf"{_ATEXT}(?:\.{_ATEXT})*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*"
+_PLAIN_ADDRESS = re.compile(rf"\s*<({_PLAIN})>\s*(.*)\Z", re.S)
+_LEAN_ADDRESS = re.compile(rf"(?:MAIL FROM|RCPT TO):<({_PLAIN})>\r\Z")
+_OK_WIRE = b"250 OK\r\n"
+_DATA_REPLY = "354 End data with <CR><LF>.<CR><LF>"
+_DATA_REPLY_WIRE = _DATA_REPLY.encode() + b"\r\n"
+_ACCEPTED_WIRE = ACCEPTED_REPLY.encode() + b"\r\n"
 
 
 def _recording(command: str, method: Callable[..., Awaitable[None]]) -> Callable:
@@ -951,12 +1096,19 @@ class MockHandler:
             reply = faults.take_data_reply(attempt)
             if reply:
                 return reply
+        self.store(server, session, envelope, envelope.original_content or b"")
+        return ACCEPTED_REPLY
+
+    def store(
+        self, server: MockSMTP, session: Session, envelope: Envelope, content: bytes
+    ) -> None:
+        """Store the message of ``envelope`` and count it for the rate limits."""
         ssl_object = (
             server.transport.get_extra_info("ssl_object") if server.transport else None
         )
         stored = self.state.mailbox.add(
             ReceivedMessage(
-                envelope.original_content or b"",
+                content,
                 stored_sender(envelope.mail_from),
                 list(envelope.rcpt_tos),
                 peer=session.peer,  # type: ignore[arg-type]
@@ -969,8 +1121,7 @@ class MockHandler:
                 rcpt_options=list(envelope.rcpt_options),
             )
         )
-        faults.note_accepted(stored)
-        return "250 OK: message accepted"
+        self.state.faults.note_accepted(stored)
 
     @staticmethod
     async def _fault_reply(server: MockSMTP, rule: FaultRule) -> str:
@@ -1004,6 +1155,14 @@ class MockHandler:
 # Hooks for new behaviour (fault rules and the like) belong in those same
 # places, never in the fast path itself. A hook may await (a delay): the
 # command then finishes in a task and later input waits for it.
+#
+# Within the fast path, the lean path answers the commands of a plain
+# message (MAIL FROM:<a@b>, RCPT TO:<c@d>, DATA, the end of data) without a
+# step: with the library's own handler, and while the fault rules' gates
+# say that no rule can apply, the hooks would do nothing but what it does.
+# It judges the same gates; whenever one passes, the step runs as before.
+# A new hook in the handler must be mirrored there, or turn it off
+# (_lean_path_allowed); the differential test covers both.
 
 COMMAND_LINE_LIMIT = SMTP.line_length_limit + 1  # what readuntil(b"\n") accepts
 DATA_LINE_LIMIT = SMTP.line_length_limit  # a DATA line with its CRLF
@@ -1100,13 +1259,10 @@ class _Body:
         if self.state != _NOMINAL:  # only the terminator matters now
             self.num_bytes += len(region)
             return
-        lines = region.split(b"\r\n")
-        longest = max(map(len, lines)) + 2
-        if self.state == _NOMINAL and (
-            longest > DATA_LINE_LIMIT
-            or (self.limit and self.num_bytes + len(region) > self.limit)
-        ):
-            self._check_each(lines[:-1])
+        if (
+            self.limit and self.num_bytes + len(region) > self.limit
+        ) or _has_overlong_line(region):
+            self._check_each(region.split(b"\r\n")[:-1])
         self.num_bytes += len(region)
         if self.state != _NOMINAL:
             return
@@ -1152,6 +1308,19 @@ class _Body:
         if self.stream is not None:
             return self.stream.getvalue()  # no copy: BytesIO hands over its buffer
         return self.first or b""
+
+
+def _has_overlong_line(region: bytes) -> bool:
+    """Whether a line of ``region`` (whole lines, each with its CRLF) is
+    longer than a DATA line may be; without splitting it into lines: each
+    step looks for the last CRLF within one line's length."""
+    span, start, size = DATA_LINE_LIMIT, 0, len(region)
+    while size - start > span:
+        end = region.rfind(b"\r\n", start, start + span)
+        if end < 0:
+            return True
+        start = end + 2
+    return False
 
 
 class SessionFactory:

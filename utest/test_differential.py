@@ -303,6 +303,14 @@ FAULTS = {
     "dropped at the end of data": lambda server: server.disconnect_on(
         "END OF DATA", times=1
     ),
+    # Rules on every stage that the stream's mail does not meet at first: the
+    # gates are judged and let it through, until the rate limit fills up.
+    "rules for other mail, then a rate limit": lambda server: (
+        server.reply_to_sender("@spam\\.example$", "550 5.7.1 No spam"),
+        server.delay_reply("DATA", 0.02, sender="other@example.com"),
+        server.reply_to_data("554 5.6.0 No campaigns", header="X-Campaign: spring"),
+        server.limit_message_rate(1, per=60, by="sender"),
+    ),
 }
 FAULT_STREAM = (
     b"EHLO x\r\nMAIL FROM:<a@example.com>\r\nRCPT TO:<bad@example.com>\r\n"
@@ -315,3 +323,13 @@ FAULT_STREAM = (
 def test_fault_rules_act_the_same_on_both_paths(servers, name):
     assert_same(servers, FAULT_STREAM, faults=FAULTS[name])
     assert_same(servers, FAULT_STREAM, [40, 90, 140], faults=FAULTS[name])
+
+
+def test_a_failing_store_is_answered_the_same_on_both_paths(servers, monkeypatch):
+    def explode(message):
+        raise RuntimeError("boom")
+
+    for server in servers:
+        monkeypatch.setattr(server.messages, "add", explode)
+    assert_same(servers, FAULT_STREAM)
+    assert_same(servers, FAULT_STREAM, [40, 90, 140])
