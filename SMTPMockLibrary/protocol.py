@@ -619,71 +619,57 @@ class MockSMTP(SMTP):
         assert session is not None and envelope is not None
         if not session.host_name or not self._tls_handshake_okay:
             return False
-        watched = self.state.faults.gates_before
+        address: str | None = None
+        recipients: Sequence[str]
         if line == b"DATA\r":
-            if not envelope.rcpt_tos or (
-                watched
-                and self._gate_passes(
-                    "DATA", None, envelope.mail_from, envelope.rcpt_tos, 0
-                )
-            ):
+            if not envelope.rcpt_tos:
                 return False
-            self._lean_reply("DATA", "", "DATA", _DATA_REPLY, _DATA_REPLY_WIRE)
+            text, command = "DATA\r", "DATA"
+            sender, recipients, earlier = envelope.mail_from, envelope.rcpt_tos, 0
+        else:
+            text = line.decode("latin-1")
+            match = _LEAN_ADDRESS.match(text)
+            if match is None:
+                return False
+            command = "MAIL" if text[0] == "M" else "RCPT"
+            limit = (
+                self.command_size_limits[command]
+                if session.extended_smtp
+                else self.command_size_limit
+            )
+            if len(text) - 1 > limit:
+                return False
+            address = _shared_address(match.group(1))
+            if command == "MAIL":
+                if envelope.mail_from or (
+                    self.state.auth_required and not session.authenticated
+                ):
+                    return False
+                sender, recipients, earlier = address, (), 0
+            elif envelope.mail_from:
+                sender, recipients = envelope.mail_from, (address,)
+                earlier = len(envelope.rcpt_tos)
+            else:
+                return False
+        # The rules of the command, behind their gate, as _before_command
+        # judges them.
+        gate = self.state.faults.gates_before.get(command)
+        if gate is not None:
+            if gate.passes(address, sender, recipients, earlier, session, b""):
+                return False
+            self.rules_may_apply = False
+        if command == "DATA":
+            self._lean_reply(command, "", "DATA", _DATA_REPLY, _DATA_REPLY_WIRE)
             self._body = _Body(self.data_size_limit)
             self._line_start = True
             return True
-        text = line.decode("latin-1")
-        match = _LEAN_ADDRESS.match(text)
-        if match is None:
-            return False
-        command = "MAIL" if text[0] == "M" else "RCPT"
-        limit = (
-            self.command_size_limits[command]
-            if session.extended_smtp
-            else self.command_size_limit
-        )
-        if len(text) - 1 > limit:
-            return False
-        address = _shared_address(match.group(1))
         if command == "MAIL":
-            if (
-                envelope.mail_from
-                or (self.state.auth_required and not session.authenticated)
-                or (watched and self._gate_passes("MAIL", address, address, (), 0))
-            ):
-                return False
             envelope.smtp_utf8 = False
             envelope.mail_from = address
         else:
-            recipients = envelope.rcpt_tos
-            if not envelope.mail_from or (
-                watched
-                and self._gate_passes(
-                    "RCPT", address, envelope.mail_from, (address,), len(recipients)
-                )
-            ):
-                return False
-            recipients.append(address)
+            envelope.rcpt_tos.append(address)  # type: ignore[arg-type]
         self._lean_reply(command, text[5:-1], text[:-1], "250 OK", _OK_WIRE)
         return True
-
-    def _gate_passes(
-        self,
-        command: str,
-        address: str | None,
-        sender: str | None,
-        recipients: Sequence[str],
-        earlier: int,
-    ) -> bool:
-        """Whether a rule on ``command`` may apply, judged as _before_command
-        judges it; if none may, noted as it notes it."""
-        gate = self.state.faults.gates_before.get(command)
-        if gate is None:
-            return False
-        if gate.passes(address, sender, recipients, earlier, self.session, b""):
-            return True
-        self.rules_may_apply = False
-        return False
 
     def _lean_end_of_data(self) -> Coroutine[Any, Any, None] | None:
         """Store the message just received and answer, as the fast path's
