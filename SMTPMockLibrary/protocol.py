@@ -905,7 +905,13 @@ class MockSMTP(SMTP):
         assert body is not None
         if self._line_start and buffer.startswith(b".\r\n", position):
             return position + 3
-        end = buffer.find(b"\r\n.\r\n", position)
+        # One scan in the usual case: the first line that starts with a dot
+        # ends the message, and no line before it needs unstuffing.
+        dot = buffer.find(b"\r\n.", position)
+        if dot >= 0 and buffer.startswith(b"\r\n.\r\n", dot):
+            body.add(buffer[position : dot + 2], stuffed=False)
+            return dot + 5
+        end = buffer.find(b"\r\n.\r\n", dot + 1) if dot >= 0 else -1
         if end >= 0:
             body.add(buffer[position : end + 2])
             return end + 5
@@ -1241,7 +1247,9 @@ class _Body:
         self.first: bytes | None = None
         self.stream: io.BytesIO | None = None
 
-    def add(self, region: bytes) -> None:
+    def add(self, region: bytes, stuffed: bool = True) -> None:
+        """Take ``region``; ``stuffed=False`` when no line in it but the
+        first can start with a dot."""
         if self.state != _NOMINAL:  # only the terminator matters now
             self.num_bytes += len(region)
             return
@@ -1254,7 +1262,7 @@ class _Body:
             return
         if region[:1] == b".":
             region = region[1:]
-        if b"\r\n." in region:
+        if stuffed and region.find(b"\r\n.") >= 0:
             region = region.replace(b"\r\n.", b"\r\n")
         if self.first is None:
             self.first = region
