@@ -659,16 +659,26 @@ class MockSMTP(SMTP):
                 return False
             self.rules_may_apply = False
         if command == "DATA":
-            self._lean_reply(command, "", "DATA", _DATA_REPLY, _DATA_REPLY_WIRE)
+            reply, wire = _DATA_REPLY, _DATA_REPLY_WIRE
             self._body = _Body(self.data_size_limit)
             self._line_start = True
-            return True
-        if command == "MAIL":
-            envelope.smtp_utf8 = False
-            envelope.mail_from = address
         else:
-            envelope.rcpt_tos.append(address)  # type: ignore[arg-type]
-        self._lean_reply(command, text[5:-1], text[:-1], "250 OK", _OK_WIRE)
+            reply, wire = "250 OK", _OK_WIRE
+            if command == "MAIL":
+                envelope.smtp_utf8 = False
+                envelope.mail_from = address
+            else:
+                envelope.rcpt_tos.append(address)  # type: ignore[arg-type]
+        # Recorded as _before_command and _write_replies record.
+        self._command, self._argument = command, text[5:-1]
+        peer: Any = session.peer
+        now, record = time.time(), self.state.transcript.append
+        record((now, peer, ">>", text[:-1]))
+        record((now, peer, "<<", reply))
+        # _reset_timeout() without its checks: the timer is armed, for an
+        # earlier deadline, and checks this one when it fires.
+        self._deadline = self.loop.time() + self._timeout_duration
+        self.transport.write(wire)  # type: ignore[union-attr]
         return True
 
     def _lean_end_of_data(self) -> Coroutine[Any, Any, None] | None:
@@ -688,31 +698,17 @@ class MockSMTP(SMTP):
         self._body = None
         envelope.content = envelope.original_content = content
         self._command, self._argument = END_OF_DATA, ""
-        self._record(">>", f"[message data, {len(content)} bytes]")
+        session: Any = self.session
+        now, record = time.time(), self.state.transcript.append
+        record((now, session.peer, ">>", f"[message data, {len(content)} bytes]"))
         try:
-            self.event_handler.store(self, self.session, envelope, content)
+            self.event_handler.store(self, session, envelope, content)
         except Exception as error:
             return self._fast_exception(error)
         self._set_post_data_state()
-        self._lean_reply(None, "", "", ACCEPTED_REPLY, _ACCEPTED_WIRE)
+        record((now, session.peer, "<<", ACCEPTED_REPLY))
+        self.transport.write(_ACCEPTED_WIRE)  # type: ignore[union-attr]
         return None
-
-    def _lean_reply(
-        self, command: str | None, argument: str, said: str, reply: str, wire: bytes
-    ) -> None:
-        """Record the command (``said`` as received, unless ``command`` is
-        None) and ``reply`` in the transcript, as _before_command and
-        _write_replies do, and send ``wire``, the reply's bytes."""
-        peer: Any = self.session.peer  # type: ignore[union-attr]
-        now, record = time.time(), self.state.transcript.append
-        if command is not None:
-            self._command, self._argument = command, argument
-            record((now, peer, ">>", said))
-            # _reset_timeout() without its checks: the timer is armed, for an
-            # earlier deadline, and checks this one when it fires.
-            self._deadline = self.loop.time() + self._timeout_duration
-        record((now, peer, "<<", reply))
-        self.transport.write(wire)  # type: ignore[union-attr]
 
     def _write_replies(self, *statuses: str) -> None:
         for status in statuses:
