@@ -191,9 +191,14 @@ class MockSMTP(SMTP):
 
     def _lean_path_allowed(self) -> bool:
         """Whether the lean path (see there) may answer besides: the
-        library's own handler, and no option it does not check."""
+        library's own handler hooks (not replaced, say by a test), and no
+        option it does not check."""
+        hooks = self._handle_hooks
         return bool(
-            type(self.event_handler) is MockHandler
+            all(
+                getattr(hooks.get(name), "__func__", None) is function
+                for name, function in _LEAN_HOOKS.items()
+            )
             and not self._auth_required
             and not self.require_starttls
             and not self.local_part_limit
@@ -540,7 +545,10 @@ class MockSMTP(SMTP):
             if transport is None or transport.is_closing():
                 return
             paused = self._paused  # type: ignore[attr-defined]
-            if paused and position < size:  # the client reads no replies
+            if paused and position < size and self._body is None:
+                # The client reads no replies: aiosmtpd's loop waits for it.
+                # Not within a message's data, which aiosmtpd's command loop
+                # would take for commands; its end is answered first.
                 self._hand_over(buffer[position:])
                 return
 
@@ -655,7 +663,10 @@ class MockSMTP(SMTP):
         # judges them.
         gate = self.state.faults.gates_before.get(command)
         if gate is not None:
-            if gate.passes(address, sender, recipients, earlier, session, b""):
+            try:
+                if gate.passes(address, sender, recipients, earlier, session, b""):
+                    return False
+            except Exception:  # the step judges again and answers the error
                 return False
             self.rules_may_apply = False
         if command == "DATA":
@@ -691,10 +702,19 @@ class MockSMTP(SMTP):
             return self._end_of_data()
         content = body.content()
         gate = self.state.faults.gates.get(END_OF_DATA)
-        if gate is not None and gate.passes(
-            None, envelope.mail_from, envelope.rcpt_tos, 0, self.session, content
-        ):
-            return self._end_of_data()
+        if gate is not None:
+            try:
+                if gate.passes(
+                    None,
+                    envelope.mail_from,
+                    envelope.rcpt_tos,
+                    0,
+                    self.session,
+                    content,
+                ):
+                    return self._end_of_data()
+            except Exception:  # the step judges again and answers the error
+                return self._end_of_data()
         self._body = None
         envelope.content = envelope.original_content = content
         self._command, self._argument = END_OF_DATA, ""
@@ -706,7 +726,7 @@ class MockSMTP(SMTP):
         except Exception as error:
             return self._fast_exception(error)
         self._set_post_data_state()
-        record((now, session.peer, "<<", ACCEPTED_REPLY))
+        record((time.time(), session.peer, "<<", ACCEPTED_REPLY))
         self.transport.write(_ACCEPTED_WIRE)  # type: ignore[union-attr]
         return None
 
@@ -1122,6 +1142,14 @@ class MockHandler:
     async def handle_exception(self, error: Exception) -> str:
         self.state.errors.append(error)
         return f"451 4.3.0 Internal error in the mock server: {type(error).__name__}"
+
+
+_LEAN_HOOKS = {
+    "MAIL": MockHandler.handle_MAIL,
+    "RCPT": MockHandler.handle_RCPT,
+    "DATA": MockHandler.handle_DATA,
+}
+"""The hooks whose work the lean path does itself, as they were defined."""
 
 
 # The fast path: plain commands answered inside data_received.

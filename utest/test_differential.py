@@ -333,3 +333,76 @@ def test_a_failing_store_is_answered_the_same_on_both_paths(servers, monkeypatch
         monkeypatch.setattr(server.messages, "add", explode)
     assert_same(servers, FAULT_STREAM)
     assert_same(servers, FAULT_STREAM, [40, 90, 140])
+
+
+def _explode(*known):
+    raise RuntimeError("gate")
+
+
+def test_an_error_in_a_gate_is_answered_the_same_on_both_paths(servers):
+    def rules_with_a_broken_gate(server):
+        server.reply_to_sender("@spam\\.example$", "550 5.7.1 No spam")
+        server.reply_to_recipient("@blocked\\.example$", "550 5.7.1 Blocked")
+        server.reply_to_data("554 5.6.0 No campaigns", header="X-Campaign: spring")
+        for gate in (
+            *server.faults.gates_before.values(),
+            *server.faults.gates.values(),
+        ):
+            gate.passes = _explode
+
+    assert_same(servers, FAULT_STREAM, faults=rules_with_a_broken_gate)
+
+
+async def _refuse(self, server, session, envelope):
+    return "554 5.0.0 refused by a patched hook"
+
+
+def test_a_replaced_handler_hook_is_called_on_both_paths(monkeypatch):
+    # A test may patch the handler's class; the session then takes no
+    # shortcut past the hook.
+    monkeypatch.setattr(MockHandler, "handle_DATA", _refuse)
+    fast = MockSMTPServer(hostname="mock.example")
+    reference = MockSMTPServer(hostname="mock.example", autostart=False)
+    reference.fast_path = False
+    reference.start()
+    try:
+        assert_same((fast, reference), MESSAGE + b"x\r\n.\r\n")
+        assert fast.count_messages() == 0
+        assert any(t.line.startswith("554 5.0.0") for t in fast.transcript)
+    finally:
+        fast.stop()
+        reference.stop()
+
+
+def test_a_client_that_stops_reading_in_the_middle_of_data(monkeypatch):
+    """The body that came with DATA stays message data when the 354 fills the
+    write buffer: asyncio then calls pause_writing(), as done here exactly at
+    the 354, and resume_writing() once the client reads again."""
+    connection_made = MockSMTP.connection_made
+
+    def pausing_at_354(self, transport):
+        write = transport.write
+
+        def write_and_pause(data):
+            write(data)
+            if data.startswith(b"354"):
+                self.pause_writing()
+                self.loop.call_later(0.05, self.resume_writing)
+
+        transport.write = write_and_pause
+        connection_made(self, transport)
+
+    monkeypatch.setattr(MockSMTP, "connection_made", pausing_at_354)
+    options = {"hostname": "mock.example", "event_loop": "asyncio"}
+    fast = MockSMTPServer(**options)
+    reference = MockSMTPServer(**options, autostart=False)
+    reference.fast_path = False
+    reference.start()
+    smuggled = b"RCPT TO:<evil@example.com>\r\nDATA\r\nsmuggled\r\n.\r\n"
+    try:
+        for body in (b"Subject: x\r\n\r\nbody\r\n", smuggled):
+            assert_same((fast, reference), MESSAGE + body + b".\r\n")
+            assert [m.recipients for m in fast.messages] == [["b@example.com"]]
+    finally:
+        fast.stop()
+        reference.stop()
