@@ -619,27 +619,29 @@ class MockSMTP(SMTP):
     # are judged behind the same gates; when a gate passes, the step runs.
 
     def _lean_command(self, line: bytes) -> bool:
-        """Answer ``line`` (without its LF) at once if it is exactly
-        ``MAIL FROM:<address>``, ``RCPT TO:<address>`` or ``DATA`` with its
-        CR, with a plain address, and no fault rule may apply; True if
-        answered, False to leave it to the fast path's steps."""
+        """Answer ``line`` (without its LF) at once if it is ``DATA``,
+        ``RCPT TO:<address>`` or ``MAIL FROM:<address>`` with at most a
+        ``SIZE=``, in any case, with its CR and a plain address (what
+        clients send), aiosmtpd would accept it and no fault rule may apply;
+        True if answered, False to leave it to the fast path's steps."""
         session, envelope = self.session, self.envelope
         assert session is not None and envelope is not None
         if not session.host_name or not self._tls_handshake_okay:
             return False
         address: str | None = None
         recipients: Sequence[str]
-        if line == b"DATA\r":
+        options: list[str] = []
+        if len(line) == 5 and line.upper() == b"DATA\r":
             if not envelope.rcpt_tos:
                 return False
-            text, command = "DATA\r", "DATA"
+            command, argument = "DATA", ""
             sender, recipients, earlier = envelope.mail_from, envelope.rcpt_tos, 0
         else:
             text = line.decode("latin-1")
             match = _LEAN_ADDRESS.match(text)
             if match is None:
                 return False
-            command = "MAIL" if text[0] == "M" else "RCPT"
+            command = "MAIL" if text[0] in "Mm" else "RCPT"
             limit = (
                 self.command_size_limits[command]
                 if session.extended_smtp
@@ -648,17 +650,25 @@ class MockSMTP(SMTP):
             if len(text) - 1 > limit:
                 return False
             address = _shared_address(match.group(1))
+            size = match.group(2)
             if command == "MAIL":
                 if envelope.mail_from or (
                     self.state.auth_required and not session.authenticated
                 ):
                     return False
+                if size is not None:
+                    if not session.extended_smtp or (
+                        self.data_size_limit and int(size) > self.data_size_limit
+                    ):
+                        return False
+                    options = ["SIZE=" + size]
                 sender, recipients, earlier = address, (), 0
-            elif envelope.mail_from:
+            elif envelope.mail_from and size is None:
                 sender, recipients = envelope.mail_from, (address,)
                 earlier = len(envelope.rcpt_tos)
             else:
                 return False
+            argument = text[5:-1]
         # The rules of the command, behind their gate, as _before_command
         # judges them.
         gate = self.state.faults.gates_before.get(command)
@@ -678,13 +688,14 @@ class MockSMTP(SMTP):
             if command == "MAIL":
                 envelope.smtp_utf8 = False
                 envelope.mail_from = address
+                envelope.mail_options.extend(options)
             else:
                 envelope.rcpt_tos.append(address)  # type: ignore[arg-type]
         # Recorded as _before_command and _write_replies record.
-        self._command, self._argument = command, text[5:-1]
+        self._command, self._argument = command, argument
         peer: Any = session.peer
         now, record = time.time(), self.state.transcript.append
-        record((now, peer, ">>", text[:-1]))
+        record((now, peer, ">>", f"{command} {argument}" if argument else command))
         record((now, peer, "<<", reply))
         # _reset_timeout() without its checks: the timer is armed, for an
         # earlier deadline, and checks this one when it fires.
@@ -983,7 +994,9 @@ def _shared_address(address: str) -> str:
 _ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
 _PLAIN = rf"{_ATEXT}(?:\.{_ATEXT})*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*"
 _PLAIN_ADDRESS = re.compile(rf"\s*<({_PLAIN})>\s*(.*)\Z", re.S)
-_LEAN_ADDRESS = re.compile(rf"(?:MAIL FROM|RCPT TO):<({_PLAIN})>\r\Z")
+_LEAN_ADDRESS = re.compile(
+    rf"(?i:MAIL FROM|RCPT TO):<({_PLAIN})>(?i: SIZE=([0-9]+))?\r\Z", re.ASCII
+)
 _OK_WIRE = b"250 OK\r\n"
 _DATA_REPLY = "354 End data with <CR><LF>.<CR><LF>"
 _DATA_REPLY_WIRE = _DATA_REPLY.encode() + b"\r\n"
@@ -1173,8 +1186,8 @@ _LEAN_HOOKS = {
 # command then finishes in a task and later input waits for it.
 #
 # Within the fast path, the lean path answers the commands of a plain
-# message (MAIL FROM:<a@b>, RCPT TO:<c@d>, DATA, the end of data) without a
-# step: with the library's own handler, and while the fault rules' gates
+# message (MAIL FROM:<a@b> with at most SIZE=, RCPT TO:<c@d>, DATA, in any
+# case, and the end of data) without a step: with the library's own handler, and while the fault rules' gates
 # say that no rule can apply, the hooks would do nothing but what it does.
 # It judges the same gates; whenever one passes, the step runs as before.
 # A new hook in the handler must be mirrored there, or turn it off

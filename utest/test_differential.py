@@ -186,6 +186,10 @@ CORPUS = {
     "too many unknown commands": b"A\r\nB\r\nC\r\nD\r\nE\r\nF\r\nNOOP\r\n",
     "bare CR in command": b"EHLO x\rMAIL FROM:<a@example.com>\r\n",
     "CRs before the LF": b"EHLO x\r\r\r\nNOOP\r\r\n",
+    "as smtplib sends": b"EHLO x\r\nmail FROM:<a@example.com> size=12\r\n"
+    b"rcpt TO:<b@example.com>\r\ndata\r\nx\r\n.\r\nMail From:<c@example.com> SIZE=5000\r\n"
+    b"MAIL FROM:<c@example.com> SIZE=4096\r\nrcpt TO:<d@example.com> SIZE=1\r\n",
+    "SIZE after HELO": b"HELO x\r\nmail FROM:<a@example.com> size=12\r\n",
 }
 
 
@@ -214,6 +218,9 @@ WORDS = [
     b"HELO y\r\n",
     b"MAIL FROM:<a@b>\r\n",
     b"MAIL FROM:<a@example.com> SIZE=10\r\n",
+    b"mail FROM:<a@example.com> size=4097\r\n",
+    b"rcpt TO:<e@example.com>\r\n",
+    b"data\r\n",
     b"MAIL FROM:<>\r\n",
     b"RCPT TO:<c@d>\r\n",
     b"RCPT TO:<e@example.com>\r\n",
