@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import os
 import re
@@ -202,8 +201,12 @@ class MockSMTPServer(MessageQueries):
         self.stop()
 
     def __del__(self) -> None:
-        with contextlib.suppress(Exception):
+        # Not contextlib.suppress: at interpreter exit, module globals may be
+        # gone already (None), and the with statement would fail on them.
+        try:  # noqa: SIM105
             self.stop()
+        except Exception:
+            pass
 
     def __repr__(self) -> str:
         state = f"running on {self.address}" if self.running else "stopped"
