@@ -629,8 +629,8 @@ class MockSMTP(SMTP):
         if not session.host_name or not self._tls_handshake_okay:
             return False
         address: str | None = None
+        option: str | None = None  # MAIL's SIZE=
         recipients: Sequence[str]
-        options: list[str] = []
         if len(line) == 5 and line.upper() == b"DATA\r":
             if not envelope.rcpt_tos:
                 return False
@@ -661,7 +661,7 @@ class MockSMTP(SMTP):
                         self.data_size_limit and int(size) > self.data_size_limit
                     ):
                         return False
-                    options = ["SIZE=" + size]
+                    option = "SIZE=" + size
                 sender, recipients, earlier = address, (), 0
             elif envelope.mail_from and size is None:
                 sender, recipients = envelope.mail_from, (address,)
@@ -669,8 +669,8 @@ class MockSMTP(SMTP):
             else:
                 return False
             argument = text[5:-1]
-        # The rules of the command, behind their gate, as _before_command
-        # judges them.
+        # The rules of the command, behind their gate, judged on what
+        # _before_command judges them on.
         gate = self.state.faults.gates_before.get(command)
         if gate is not None:
             try:
@@ -688,7 +688,8 @@ class MockSMTP(SMTP):
             if command == "MAIL":
                 envelope.smtp_utf8 = False
                 envelope.mail_from = address
-                envelope.mail_options.extend(options)
+                if option is not None:
+                    envelope.mail_options.append(option)
             else:
                 envelope.rcpt_tos.append(address)  # type: ignore[arg-type]
         # Recorded as _before_command and _write_replies record.
@@ -729,15 +730,13 @@ class MockSMTP(SMTP):
         self._body = None
         envelope.content = envelope.original_content = content
         self._command, self._argument = END_OF_DATA, ""
-        session: Any = self.session
-        now, record = time.time(), self.state.transcript.append
-        record((now, session.peer, ">>", f"[message data, {len(content)} bytes]"))
+        self._record(">>", f"[message data, {len(content)} bytes]")
         try:
-            self.event_handler.store(self, session, envelope, content)
+            self.event_handler.store(self, self.session, envelope, content)
         except Exception as error:
             return self._fast_exception(error)
         self._set_post_data_state()
-        record((time.time(), session.peer, "<<", ACCEPTED_REPLY))
+        self._record("<<", ACCEPTED_REPLY)
         self.transport.write(_ACCEPTED_WIRE)  # type: ignore[union-attr]
         return None
 
@@ -1187,8 +1186,9 @@ _LEAN_HOOKS = {
 #
 # Within the fast path, the lean path answers the commands of a plain
 # message (MAIL FROM:<a@b> with at most SIZE=, RCPT TO:<c@d>, DATA, in any
-# case, and the end of data) without a step: with the library's own handler, and while the fault rules' gates
-# say that no rule can apply, the hooks would do nothing but what it does.
+# case, and the end of data) without a step: with the library's own handler,
+# and while the fault rules' gates say that no rule can apply, the hooks
+# would do nothing but what it does.
 # It judges the same gates; whenever one passes, the step runs as before.
 # A new hook in the handler must be mirrored there, or turn it off
 # (_lean_path_allowed); the differential test covers both.
