@@ -30,11 +30,11 @@ from .protocol import (
     MockHandler,
     MockSMTP,
     ServerState,
-    SessionFactory,
     TranscriptLine,
     abort_transport,
 )
 from .queries import MessageQueries
+from .sessions import SessionFactory
 from .tls import ServerTLS, server_tls, validate_tls_mode
 
 DEFAULT_MAX_MESSAGE_SIZE = 32 * 1024 * 1024
@@ -55,7 +55,7 @@ class MockSMTPServer(MessageQueries):
     """
 
     fast_path = True
-    """Answer plain SMTP commands in the session's fast path (see protocol.py);
+    """Answer plain SMTP commands in the session's fast path (see fastpath.py);
     False leaves every command to aiosmtpd's own loop (for comparisons)."""
     _sessions: SessionFactory | None = None
 
@@ -570,7 +570,7 @@ class MockSMTPServer(MessageQueries):
             tls_context = (
                 self._tls.context if self.tls == "starttls" and self._tls else None
             )
-            sessions = self._sessions = MockSMTP.factory(
+            sessions = self._sessions = SessionFactory(
                 MockHandler(self._state),
                 data_size_limit=self.max_message_size,
                 enable_SMTPUTF8=True,

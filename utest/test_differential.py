@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 from SMTPMockLibrary import MockSMTPServer
 from SMTPMockLibrary.protocol import MockHandler, MockSMTP, ServerState
+from SMTPMockLibrary.sessions import SessionFactory
 
 # Ends any state a stream may leave behind: a line in progress, message data,
 # an AUTH challenge. Then QUIT, so that the server closes the connection.
@@ -272,7 +273,7 @@ def test_sessions_from_the_factory_equal_those_aiosmtpd_builds():
         }
         handler = MockHandler(state)
         built = MockSMTP(handler, **options)
-        made = MockSMTP.factory(handler, **options)()
+        made = SessionFactory(handler, **options)()
         per_connection = {"_closed", "_stream_reader_wr", "_strong_reader"}
         assert set(vars(made)) == set(vars(built))
         for name, value in vars(built).items():

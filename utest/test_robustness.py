@@ -413,7 +413,7 @@ def test_the_fast_address_path_agrees_with_aiosmtpd(argument):
 
     from aiosmtpd.smtp import SMTP
 
-    from SMTPMockLibrary.protocol import _PLAIN_ADDRESS
+    from SMTPMockLibrary.fastpath import _PLAIN_ADDRESS
 
     fast = _PLAIN_ADDRESS.match(argument)
     if not fast:
