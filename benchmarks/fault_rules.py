@@ -34,6 +34,7 @@ import os
 import statistics
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -67,8 +68,9 @@ def message_file(directory: Path) -> Path:
 
 
 def cpu_seconds() -> float:
-    times = os.times()
-    return times.user + times.system
+    # Counted to the nanosecond; os.times() counts 10 ms ticks, which is
+    # 0.5 µs a message over an arm of 20,000 messages.
+    return time.process_time()
 
 
 def rate(source: str, rules: bool, count: int, message: Path) -> tuple[float, float]:
@@ -127,8 +129,8 @@ def main() -> int:
     )
     cpu_without, cpu_with = (statistics.median(cpu[k]) for k in (False, True))
     print(
-        f"| server CPU per message (µs, median) | {cpu_without:.1f} | "
-        f"{cpu_with:.1f} | {statistics.median(cpu_ratios):.3f} |"
+        f"| server CPU per message (µs, median) | {cpu_without:.2f} | "
+        f"{cpu_with:.2f} | {statistics.median(cpu_ratios):.3f} |"
     )
     print(
         f"target: {arm} >= {TARGET:.0%} of no rules (median of paired rounds): {verdict}"
