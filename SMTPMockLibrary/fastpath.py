@@ -78,6 +78,7 @@ _PLAIN_ADDRESS = re.compile(rf"\s*<({_PLAIN})>\s*(.*)\Z", re.S)
 _LEAN_ADDRESS = re.compile(
     rf"(?i:MAIL FROM|RCPT TO):<({_PLAIN})>(?i: SIZE=([0-9]+))?\r\Z", re.ASCII
 )
+_LEAN_HOOK_NAMES = ("MAIL", "RCPT", "DATA")  # the hooks the lean path stands in for
 _OK_WIRE = b"250 OK\r\n"
 _DATA_REPLY = "354 End data with <CR><LF>.<CR><LF>"
 _DATA_REPLY_WIRE = _DATA_REPLY.encode() + b"\r\n"
@@ -92,7 +93,7 @@ class FastPath(SMTP):
     """Answer plain commands in ``data_received``; False leaves every command
     to aiosmtpd's own loop."""
 
-    if TYPE_CHECKING:  # given by MockSMTP
+    if TYPE_CHECKING:  # given by MockSMTP: keep these in step with it
         state: ServerState
         rules_may_apply: bool
 
@@ -157,12 +158,13 @@ class FastPath(SMTP):
         handler's own hooks, as it declares them in ``lean_hooks`` (not
         replaced, say by a test), and no option it does not check."""
         hooks = self._handle_hooks
-        lean_hooks = getattr(self.event_handler, "lean_hooks", None)
+        lean_hooks = getattr(type(self.event_handler), "lean_hooks", None)
         return bool(
-            lean_hooks
+            isinstance(lean_hooks, dict)
             and all(
-                getattr(hooks.get(name), "__func__", None) is function
-                for name, function in lean_hooks.items()
+                name in lean_hooks
+                and getattr(hooks.get(name), "__func__", None) is lean_hooks[name]
+                for name in _LEAN_HOOK_NAMES
             )
             and not self._auth_required
             and not self.require_starttls

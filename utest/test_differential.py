@@ -12,6 +12,7 @@ import asyncio
 import itertools
 import socket
 from collections.abc import Iterator
+from types import SimpleNamespace
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -380,6 +381,29 @@ def test_a_replaced_handler_hook_is_called_on_both_paths(monkeypatch):
     finally:
         fast.stop()
         reference.stop()
+
+
+class _OwnMail(MockHandler):
+    lean_hooks = {"DATA": MockHandler.handle_DATA}  # claims too little
+
+    async def handle_MAIL(self, server, session, envelope, address, options):
+        return "250 taken by the subclass"
+
+
+@pytest.mark.parametrize(
+    "handler",
+    [_OwnMail, lambda state: SimpleNamespace(state=state)],
+    ids=["some hooks declared", "no hooks declared"],
+)
+def test_the_lean_path_needs_all_three_hooks_declared_by_the_handler(handler):
+    loop = asyncio.new_event_loop()
+    try:
+        state = ServerState.__new__(ServerState)
+        options = {"enable_SMTPUTF8": True, "loop": loop}
+        assert MockSMTP(MockHandler(state), **options)._lean_allowed
+        assert not MockSMTP(handler(state), **options)._lean_allowed
+    finally:
+        loop.close()
 
 
 def test_a_client_that_stops_reading_in_the_middle_of_data(monkeypatch):
