@@ -9,6 +9,7 @@ the same messages, and record the same transcript and rejections.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import socket
 from collections.abc import Iterator
@@ -27,12 +28,12 @@ from SMTPMockLibrary.sessions import SessionFactory
 ENDING = b"\r\n.\r\nQUIT\r\n"
 
 
-@pytest.fixture(scope="module")
-def servers() -> Iterator[tuple[MockSMTPServer, MockSMTPServer]]:
-    fast = MockSMTPServer(hostname="mock.example", max_message_size=4096)
-    reference = MockSMTPServer(
-        hostname="mock.example", max_message_size=4096, autostart=False
-    )
+@contextlib.contextmanager
+def fast_and_reference(**options) -> Iterator[tuple[MockSMTPServer, MockSMTPServer]]:
+    """Two servers with ``options``: one with the fast path, one that leaves
+    every command to aiosmtpd's own loop."""
+    fast = MockSMTPServer(**options)
+    reference = MockSMTPServer(**options, autostart=False)
     reference.fast_path = False
     reference.start()
     try:
@@ -40,6 +41,12 @@ def servers() -> Iterator[tuple[MockSMTPServer, MockSMTPServer]]:
     finally:
         fast.stop()
         reference.stop()
+
+
+@pytest.fixture(scope="module")
+def servers() -> Iterator[tuple[MockSMTPServer, MockSMTPServer]]:
+    with fast_and_reference(hostname="mock.example", max_message_size=4096) as pair:
+        yield pair
 
 
 def converse(server: MockSMTPServer, pieces: list[bytes]) -> tuple[bytes, bool]:
@@ -370,17 +377,10 @@ def test_a_replaced_handler_hook_is_called_on_both_paths(monkeypatch):
     # A test may patch the handler's class; the session then takes no
     # shortcut past the hook.
     monkeypatch.setattr(MockHandler, "handle_DATA", _refuse)
-    fast = MockSMTPServer(hostname="mock.example")
-    reference = MockSMTPServer(hostname="mock.example", autostart=False)
-    reference.fast_path = False
-    reference.start()
-    try:
+    with fast_and_reference(hostname="mock.example") as (fast, reference):
         assert_same((fast, reference), MESSAGE + b"x\r\n.\r\n")
         assert fast.count_messages() == 0
         assert any(t.line.startswith("554 5.0.0") for t in fast.transcript)
-    finally:
-        fast.stop()
-        reference.stop()
 
 
 class _OwnMail(MockHandler):
@@ -426,15 +426,8 @@ def test_a_client_that_stops_reading_in_the_middle_of_data(monkeypatch):
 
     monkeypatch.setattr(MockSMTP, "connection_made", pausing_at_354)
     options = {"hostname": "mock.example", "event_loop": "asyncio"}
-    fast = MockSMTPServer(**options)
-    reference = MockSMTPServer(**options, autostart=False)
-    reference.fast_path = False
-    reference.start()
     smuggled = b"RCPT TO:<evil@example.com>\r\nDATA\r\nsmuggled\r\n.\r\n"
-    try:
+    with fast_and_reference(**options) as (fast, reference):
         for body in (b"Subject: x\r\n\r\nbody\r\n", smuggled):
             assert_same((fast, reference), MESSAGE + body + b".\r\n")
             assert [m.recipients for m in fast.messages] == [["b@example.com"]]
-    finally:
-        fast.stop()
-        reference.stop()
