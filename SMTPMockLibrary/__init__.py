@@ -3,7 +3,7 @@
 ``Library    SMTPMockLibrary`` in Robot Framework, or ``MockSMTPServer`` from Python.
 """
 
-from .errors import ConfigurationError, ServerError
+from .errors import ConfigurationError, MessageFileNotFoundError, ServerError
 from .faults import FaultRule
 from .inbox import Inbox
 from .library import SMTPMockLibrary
@@ -21,6 +21,7 @@ __all__ = [
     "LinkResponse",
     "LinkResult",
     "Mailbox",
+    "MessageFileNotFoundError",
     "MockSMTPServer",
     "ReceivedMessage",
     "Rejection",

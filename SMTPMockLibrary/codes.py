@@ -3,9 +3,12 @@
 A code is a run of 4 to 10 digits or letters. The search prefers a code close
 after (or just before) words such as *code*, *PIN*, *OTP*, *verification* or
 *passcode* (in English, German, French, Spanish and other common languages),
-in the same sentence rather than the next; then a link parameter named like a
-code (``?otp=...``, ``?code=...``); and falls back to a run of digits only
-when it is the only one in the mail. Dates, years, times, prices, phone
+in the same sentence rather than the next (the subject counts as the
+paragraph above each body: *Your code* there announces a code at the top of
+the body); then a link parameter named like a code (``?otp=...``,
+``?code=...``); and falls back to a run of digits, or two or three spaced
+groups of digits (``482 193``, ``48 21 93``), only when it is the only one in
+the mail. Spaced digits are joined. Dates, years, times, prices, phone
 numbers, IP addresses, order, invoice, customer and card numbers, promo codes,
 postcodes, and the digits of URLs and e-mail addresses are never taken for a
 code.
@@ -25,7 +28,7 @@ from typing import NamedTuple
 from urllib.parse import parse_qsl, urlsplit
 
 from .errors import ConfigurationError
-from .filters import compile_regex, split_prefix
+from .filters import compile_raw_regex, split_prefix
 from .links import HTML_TOKEN, extract_links
 
 MAX_SCANNED_CHARS = 200_000
@@ -89,6 +92,11 @@ _CANDIDATE = re.compile(
 _DATE_LIKE = re.compile(
     r"(?:19|20)\d\d-(?:0?[1-9]|1[0-2])(?:-(?:0?[1-9]|[12]\d|3[01]))?"
     r"|(?:0?[1-9]|[12]\d|3[01])-(?:0?[1-9]|[12]\d|3[01])-(?:\d\d|(?:19|20)\d\d)"
+)
+_DAY, _MONTH_NUMBER = r"(?:0[1-9]|[12]\d|3[01])", r"(?:0[1-9]|1[0-2])"
+_SPACED_DATE = re.compile(  # 25 11 26, 11 25 26, 26 11 25
+    rf"{_DAY} {_MONTH_NUMBER} \d\d|{_MONTH_NUMBER} {_DAY} \d\d"
+    rf"|\d\d {_MONTH_NUMBER} {_DAY}"
 )
 _UNIT_SUFFIX = re.compile(
     r"\d+(?:st|nd|rd|th|am|pm|h|min|mins|sec|s|ms|px|pt|em|kb|mb|gb|tb|km|kg|mg|ml"
@@ -175,6 +183,11 @@ def find_verification_codes(
     """Every one-time code found in a message, the most likely first.
 
     ``subject``, ``text`` and ``html`` are the decoded subject and bodies.
+    A code near a word such as *code* or *PIN* comes first; the subject is
+    read as the paragraph above each body, so a subject *Your code* announces
+    a code at the top of the body. Without such a word, a run of digits, or
+    two or three spaced groups of digits, is taken when it is the only one in
+    the mail. Spaced digits are joined (``482 193`` -> ``482193``).
     With ``pattern`` (a regular expression, optionally prefixed ``regexp:``),
     the codes are its matches instead: its first group, or the whole match
     when it has no group, in the subject, the text body, the HTML body as text
@@ -183,9 +196,12 @@ def find_verification_codes(
     if pattern is not None:
         return _pattern_matches(_compile_pattern(pattern), subject, text, html)
     subject, text, html = _capped(subject), _capped(text), _capped(html)
-    candidates: list[_Candidate] = []
-    for source in (subject, text, html_to_text(html)):
-        candidates.extend(_candidates_in_text(source, order=len(candidates)))
+    candidates = _candidates_in_text(subject, order=0)
+    heading = _subject_end(subject)
+    for body in (text, html_to_text(html)):
+        candidates.extend(
+            _candidates_in_text(body, order=len(candidates), heading=heading)
+        )
     candidates.extend(_candidates_in_links(text, html, order=len(candidates)))
     best: dict[str, _Candidate] = {}
     for candidate in candidates:  # each code once, at its best place
@@ -282,7 +298,7 @@ def _compile_pattern(pattern: str) -> re.Pattern[str]:
             f"Invalid pattern '{pattern}': a code is extracted with a regular "
             "expression (its first group, or the whole match), not a glob."
         )
-    return compile_regex(expression, "pattern=")
+    return compile_raw_regex(expression, "pattern=")
 
 
 def _pattern_matches(
@@ -298,10 +314,15 @@ def _pattern_matches(
     return list(found)
 
 
-def _candidates_in_text(text: str, *, order: int) -> list[_Candidate]:
+def _candidates_in_text(
+    text: str, *, order: int, heading: str = ""
+) -> list[_Candidate]:
+    """The codes of a text; ``heading``, read as the paragraph above it, can
+    announce them but holds none of them."""
     if not text:
         return []
-    text = _masked(text)
+    body_start = len(heading) + 2 if heading else 0
+    text = _masked(f"{heading}\n\n{text}" if heading else text)
     keywords = _Keywords(text)
     shapes = [
         shape
@@ -319,10 +340,18 @@ def _candidates_in_text(text: str, *, order: int) -> list[_Candidate]:
     )
     found: list[_Candidate] = []
     for shape in shapes:
-        score = _score(context, shape)
+        score = _score(context, shape) if shape.start >= body_start else None
         if score is not None:
             found.append(_Candidate(shape.code, score, order + len(found)))
     return found
+
+
+def _subject_end(subject: str) -> str:
+    """The end of the subject, the part near enough to announce a code at the
+    top of a body, cut after a space rather than inside a word."""
+    if len(subject) <= _WINDOW:
+        return subject
+    return subject[-_WINDOW:].partition(" ")[2]
 
 
 def _masked(text: str) -> str:
@@ -422,7 +451,8 @@ def _shapes(match: re.Match[str]) -> list[_Shape]:
     digits = "".join(group for group, _ in groups[:same])
     if same > 1 and 4 <= len(digits) <= 10:
         last, at = groups[same - 1]
-        return [_Shape(digits, start, at + len(last), "spaced", start)]
+        kind = "spaced" if same == len(groups) else "part"  # "555 123 4567"
+        return [_Shape(digits, start, at + len(last), kind, start)]
     # Not one code (a phone number, an amount): its long groups may each be one.
     return [
         _Shape(group, at, at + len(group), "part", start)
@@ -487,15 +517,40 @@ def _score(context: _Context, shape: _Shape) -> int | None:
     if score <= _WINDOW:
         # Codes a few characters apart are as likely: the earlier one wins.
         return score // _SCORE_STEP * _SCORE_STEP
-    if (
-        shape.kind == "single"
-        and code.isdigit()
-        and not _is_year(code)
-        and not code.endswith("000")  # 10000 readers, 5000 points
-        and not _QUANTITY_OR_ADDRESS.match(context.text, end)
-    ):
+    if _may_stand_alone(context.text, shape):
         return _FALLBACK_SCORE
     return None
+
+
+def _may_stand_alone(text: str, shape: _Shape) -> bool:
+    """Whether the shape may be a code with no word announcing it: a run of
+    digits (``830512``) or a short spaced one (``482 193``), which is no year,
+    round number or quantity."""
+    code = shape.code
+    if shape.kind == "spaced":
+        if not _is_short_spaced_number(text[shape.start : shape.end]):
+            return False
+    elif shape.kind != "single":
+        return False
+    return (
+        code.isdigit()
+        and not _is_year(code)
+        and not code.endswith("000")  # 10000 readers, 5000 points, 100 000
+        and not _QUANTITY_OR_ADDRESS.match(text, shape.end)
+    )
+
+
+def _is_short_spaced_number(written: str) -> bool:
+    """``482 193``, ``48 21 93``, ``1234 5678``: two or three groups, 8 digits
+    at most (``912 345 678`` and ``01 23 45 67 89`` are phone numbers), and
+    no date (``25 11 26``)."""
+    groups = written.split()
+    digits = sum(len(group) for group in groups)
+    return (
+        len(groups) <= 3
+        and digits <= 8
+        and not _SPACED_DATE.fullmatch(" ".join(groups))
+    )
 
 
 def _looks_like_code(code: str, kind: str) -> bool:

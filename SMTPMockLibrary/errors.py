@@ -11,3 +11,12 @@ class ServerError(RuntimeError):
     """The server could not start, or is not running."""
 
     ROBOT_SUPPRESS_NAME = True
+
+
+class MessageFileNotFoundError(FileNotFoundError):
+    """``deliver()`` was given the path of a message file that does not exist."""
+
+    ROBOT_SUPPRESS_NAME = True
+
+    def __str__(self) -> str:
+        return str(self.strerror)  # it names the path: no "[Errno 2] ...: path"

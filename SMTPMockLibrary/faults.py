@@ -12,6 +12,8 @@ makes it fire at random, the same way on every run.
 
 from __future__ import annotations
 
+import math
+import numbers
 import random
 import re
 import threading
@@ -23,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from robot.utils import secs_to_timestr
 
+from .arguments import seconds_argument, whole_number, wrong_type
 from .errors import ConfigurationError
 from .filters import (
     MessageFilter,
@@ -65,7 +68,8 @@ _REPLY = re.compile(r"^[2-5]\d\d(?:[ -].*)?$")
 CONDITIONS = ("sender", "recipient", "header", "auth_user", "peer", "inbox")
 RateKey = Literal["all", "sender", "peer", "recipient"]
 RATE_KEYS: tuple[str, ...] = get_args(RateKey)
-_RATE = re.compile(r"^\s*([\d.]+)\s*([kKmM]?)i?[bB]?(?:/s(?:ec)?)?\s*$")
+_RATE = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*([kKmM]?)i?[bB]?(?:/s(?:ec)?)?\s*$")
+_RATE_UNITS = (("MB/s", 1024 * 1024), ("kB/s", 1024))
 
 
 _monotonic = time.monotonic
@@ -93,19 +97,35 @@ def validate_reply(reply: str) -> str:
     return reply
 
 
-def validate_times(times: int | None) -> int | None:
-    if times is not None and times < 1:
+def validate_times(times: object) -> int | None:
+    """``times`` as given: None, or a whole number from 1 up."""
+    if times is None:
+        return None
+    count = whole_number(times, "times", "a whole number or None")
+    if count < 1:
         raise ConfigurationError(
             f"'times' must be a positive number or None, got {times}."
         )
-    return times
+    return count
+
+
+def validate_probability(probability: object) -> float | None:
+    """``probability`` as given: None, or a number from 0 to 1."""
+    if probability is None:
+        return None
+    if isinstance(probability, bool) or not isinstance(probability, numbers.Real):
+        raise wrong_type("probability", "a number from 0 to 1", probability)
+    chance = float(probability)
+    if not 0 <= chance <= 1:  # NaN is not either
+        raise ConfigurationError(
+            f"'probability' must be from 0 to 1, got {probability}."
+        )
+    return chance
 
 
 def parse_rate(rate: str | float) -> float:
     """``10 kB/s``, ``1.5 MB/s``, ``500 B/s`` or a number: bytes per second."""
-    if isinstance(rate, (int, float)):
-        value = float(rate)
-    else:
+    if isinstance(rate, str):
         match = _RATE.match(rate)
         if not match:
             raise ConfigurationError(
@@ -114,9 +134,28 @@ def parse_rate(rate: str | float) -> float:
             )
         unit = {"": 1, "k": 1024, "m": 1024 * 1024}[match.group(2).lower()]
         value = float(match.group(1)) * unit
-    if value <= 0:
-        raise ConfigurationError(f"Rate must be positive, got '{rate}'.")
+    elif isinstance(rate, numbers.Real) and not isinstance(rate, bool):
+        value = float(rate)
+    else:
+        raise wrong_type(
+            "rate", "text like '10 kB/s' or a number of bytes per second", rate
+        )
+    if not 0 < value < math.inf:  # NaN is not either
+        raise ConfigurationError(f"Rate must be positive and finite, got '{rate}'.")
     return value
+
+
+def rate_text(rate: str | float, bytes_per_second: float) -> str:
+    """The rate as written (``10 kB/s``; ``500`` as ``500 B/s``), or a number
+    of bytes per second in the largest unit it reaches: ``1.5 kB/s``."""
+    if isinstance(rate, str):
+        written = rate.strip()
+        bare_number = written.replace(".", "", 1).isdigit()
+        return f"{written} B/s" if bare_number else written
+    for unit, size in _RATE_UNITS:
+        if bytes_per_second >= size:
+            return f"{bytes_per_second / size:.4g} {unit}"
+    return f"{bytes_per_second:.4g} B/s"
 
 
 @dataclass(slots=True)
@@ -164,6 +203,11 @@ class Conditions:
     conditions need the message, and a header missing from the raw header
     block fails before anything is parsed. The server judges every rule on
     every command it watches, so this stays cheap.
+
+    ``inbox=`` names an inbox that must exist when the rule is set; it is
+    judged by the inbox's routing rules at the time, so a rule follows an
+    inbox created again with other rules, and never holds once the inbox
+    is removed (unless one of that name is created again).
     """
 
     def __init__(self, conditions: Mapping[str, object], inboxes: Inboxes | None):
@@ -183,6 +227,14 @@ class Conditions:
 
     def __bool__(self) -> bool:
         return bool(self._tests)
+
+    def __str__(self) -> str:
+        """``sender=a@x.test, inbox=bulk``, or ``no conditions``."""
+        return ", ".join(f"{k}={v}" for k, v in self.given.items()) or "no conditions"
+
+    def __repr__(self) -> str:
+        given = ", ".join(f"{k}={v!r}" for k, v in self.given.items())
+        return f"Conditions({given})"
 
     def hold(self, attempt: Attempt) -> bool:
         # A loop, not all(generator): this runs for every rule on every
@@ -213,8 +265,18 @@ def _condition(name: str, value: str, inboxes: Inboxes | None) -> AttemptTest:
         wanted = value.partition(":")[0].strip().lower().encode("utf-8", "replace")
         return lambda a: a.has_header(wanted) and header(a.as_message())
     assert inboxes is not None
-    routes = inboxes.get(value).routes
-    return lambda a: routes(a.as_message())
+    inboxes.get(value)  # there must be one now, or a clear error lists them
+    return lambda a: _in_inbox(inboxes, value, a)
+
+
+def _in_inbox(inboxes: Inboxes, name: str, attempt: Attempt) -> bool:
+    """Whether the inbox called ``name``, as it is defined now, routes the
+    attempt; False when there is no such inbox (any more)."""
+    try:
+        inbox = inboxes.get(name)
+    except ConfigurationError:
+        return False
+    return inbox.routes(attempt.as_message())
 
 
 def _condition_gate(given: Mapping[str, str]) -> tuple[str, str] | None:
@@ -292,6 +354,8 @@ class FaultRule:
     def _lasting(self) -> str:
         if self.times is None:
             return "until cleared"
+        if self.times == 0:
+            return "used up"
         return f"{self.times} time" + ("" if self.times == 1 else "s")
 
     def draws(self) -> bool:
@@ -690,6 +754,11 @@ class FaultRules:
         times: int | None = None,
         **options: Any,
     ) -> FaultRule:
+        """Answer ``command`` (``MAIL`` or ``RCPT``) with ``reply`` for the
+        addresses ``address_regex`` finds: a regular expression searched in
+        the address (``^nobody@``), or with a prefix, ``regexp:^nobody@`` or
+        ``glob:*@blocked.example`` (a glob matches the whole address, case
+        counting, as in filters). A misspelt prefix (``rgx:``) is an error."""
         pattern = compile_regex(address_regex, "the address pattern")
         return self._add(
             "reply",
@@ -754,6 +823,7 @@ class FaultRules:
         times: int | None = None,
         **options: Any,
     ) -> FaultRule:
+        seconds = seconds_argument(seconds, "seconds")
         if seconds < 0:
             raise ConfigurationError(
                 f"Delay must not be negative, got {seconds:g} seconds."
@@ -778,6 +848,8 @@ class FaultRules:
         times: int | None = None,
         **options: Any,
     ) -> FaultRule:
+        count = whole_number(count, "count")
+        per = seconds_argument(per, "per")
         if count < 1 or per <= 0:
             raise ConfigurationError(
                 f"A rate limit needs a count of 1 or more and a positive period, "
@@ -809,6 +881,7 @@ class FaultRules:
         times: int | None = None,
         **options: Any,
     ) -> FaultRule:
+        count = whole_number(count, "count")
         if count < 1:
             raise ConfigurationError(f"The limit must be 1 or more, got {count}.")
         return self._add(
@@ -828,7 +901,7 @@ class FaultRules:
         return self._add(
             "throttle",
             END_OF_DATA,
-            f"DATA read at {bytes_per_second / 1024:g} kB/s",
+            f"DATA read at {rate_text(rate, bytes_per_second)}",
             times=times,
             delay=bytes_per_second,
             **options,
@@ -851,10 +924,8 @@ class FaultRules:
         rate: tuple[int, float, str] | None = None,
         **conditions: Any,
     ) -> FaultRule:
-        if probability is not None and not 0 <= probability <= 1:
-            raise ConfigurationError(
-                f"'probability' must be from 0 to 1, got {probability}."
-            )
+        probability = validate_probability(probability)
+        times = validate_times(times)
         rule_conditions = Conditions(conditions, self._inboxes)
         chance = (
             f", with probability {probability:g}"
@@ -866,7 +937,7 @@ class FaultRules:
             action=action,
             command=command,
             reply=validate_reply(reply) if reply is not None else None,
-            times=validate_times(times),
+            times=times,
             conditions=rule_conditions,
             description=f"Fault rule: {description}{rule_conditions.describe()}{chance}",
             delay=delay,

@@ -8,6 +8,8 @@ import unicodedata
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .errors import ConfigurationError
+
 if TYPE_CHECKING:  # message.py saves itself with these functions
     from .message import Attachment, ReceivedMessage
 
@@ -36,11 +38,24 @@ def unique_path(directory: Path, filename: str) -> Path:
     return candidate
 
 
+def directory_for_saving(directory: str | os.PathLike[str]) -> Path:
+    """``directory``, made if missing; a clear error if a file is in the way."""
+    target = Path(directory)
+    for path in (target, *target.parents):
+        if path.exists():
+            if not path.is_dir():
+                raise ConfigurationError(
+                    f"Cannot save into '{target}': '{path}' is a file, not a directory."
+                )
+            break
+    target.mkdir(parents=True, exist_ok=True)
+    return target
+
+
 def save_attachments(
     attachments: list[Attachment], directory: str | os.PathLike[str]
 ) -> list[str]:
-    target = Path(directory)
-    target.mkdir(parents=True, exist_ok=True)
+    target = directory_for_saving(directory)
     paths = []
     for attachment in attachments:
         path = unique_path(target, safe_filename(attachment.filename))
@@ -52,7 +67,7 @@ def save_attachments(
 
 def save_eml(message: ReceivedMessage, path: str | os.PathLike[str]) -> str:
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
+    directory_for_saving(target.parent)
     target.write_bytes(message.raw)
     return str(target)
 
@@ -60,8 +75,7 @@ def save_eml(message: ReceivedMessage, path: str | os.PathLike[str]) -> str:
 def save_messages(
     messages: list[ReceivedMessage], directory: str | os.PathLike[str]
 ) -> list[str]:
-    target = Path(directory)
-    target.mkdir(parents=True, exist_ok=True)
+    target = directory_for_saving(directory)
     paths = []
     for message in messages:
         subject = safe_filename(re.sub(r"[/\\]", "_", message.subject), "message")[:60]

@@ -24,7 +24,8 @@ FILTER_HELP = {
     "body": "text contained in the decoded text or HTML body",
     "header": "'Name: text' (the header contains the text) or 'Name' (it exists)",
     "attachment": "an attachment's file name",
-    "matching": "a regular expression searched in the source, headers and text",
+    "matching": "a regular expression searched in the source, headers and text"
+    " (regexp: and glob: too)",
 }
 ALLOWED_FILTERS = tuple(FILTER_HELP)
 
@@ -40,10 +41,11 @@ class Pattern:
     def parse(cls, name: str, value: str, *, plain: str) -> Pattern:
         prefix, pattern = split_prefix(value)
         if prefix == "regexp":
-            regex = compile_regex(pattern, f"{name}=")
+            regex = compile_raw_regex(pattern, f"{name}=")
             return cls(value, lambda candidate: regex.search(candidate) is not None)
         if prefix == "glob":
-            return cls(value, lambda candidate: fnmatch.fnmatchcase(candidate, pattern))
+            glob = glob_regex(pattern)
+            return cls(value, lambda candidate: glob.search(candidate) is not None)
         _reject_misspelt_prefix(name, value)
         if plain == "address":
             lowered = normalized_address(value)
@@ -73,7 +75,18 @@ def split_prefix(value: str) -> tuple[str | None, str]:
 
 
 def _reject_misspelt_prefix(name: str, value: str) -> None:
-    """``rgx:^Hi`` is a typo of ``regexp:``, not text to look for.
+    """``rgx:^Hi`` is a typo of ``regexp:``, not text to look for."""
+    misspelt = _misspelt_prefix(value)
+    if misspelt:
+        raise ConfigurationError(
+            _unknown_prefix(*misspelt, f"{name}={value}")
+            + f"To look for the text itself, write {name}=regexp:{re.escape(value)}"
+        )
+
+
+def _misspelt_prefix(value: str) -> tuple[str, str] | None:
+    """The word of a misspelt prefix at the start of ``value`` and the prefix
+    it seems to mean (``("rgx", "regexp")`` for ``rgx:^Hi``), or None.
 
     Only a short word in lower or upper case, close to a prefix and directly
     followed by the pattern, counts: ``Re: Hello``, ``Ticket:42`` and a
@@ -82,18 +95,21 @@ def _reject_misspelt_prefix(name: str, value: str) -> None:
     """
     match = _PREFIX_LIKE.match(value)
     if not match:
-        return
+        return None
     word = match.group(1)
     if not (word.islower() or word.isupper()):
-        return
+        return None
     close = difflib.get_close_matches(word.lower(), PREFIXES, n=1, cutoff=0.6)
     if close or word in ("re", "rx"):
-        suggestion = close[0] if close else "regexp"
-        raise ConfigurationError(
-            f"Unknown prefix '{word}:' in {name}={value}. Did you mean "
-            f"'{suggestion}:'? Prefixes: regexp:, glob:. To look for the text "
-            f"itself, write {name}=regexp:{re.escape(value)}"
-        )
+        return word, close[0] if close else "regexp"
+    return None
+
+
+def _unknown_prefix(word: str, suggestion: str, place: str) -> str:
+    return (
+        f"Unknown prefix '{word}:' in {place}. Did you mean '{suggestion}:'? "
+        "Prefixes: regexp:, glob:. "
+    )
 
 
 def normalized_address(value: str) -> str:
@@ -101,7 +117,39 @@ def normalized_address(value: str) -> str:
     return value.strip().strip("<>").lower()
 
 
-def compile_regex(pattern: str, where: str = "") -> re.Pattern[str]:
+def compile_regex(value: str, where: str = "") -> re.Pattern[str]:
+    """A regular-expression argument, compiled: it speaks the filter vocabulary.
+
+    ``regexp:X`` is the regular expression X; ``glob:X`` is the glob X, which
+    matches a whole text, case counting, as the ``glob:`` of filters does
+    (see ``glob_regex``); the prefixes are recognised in any case. Other text
+    is a regular expression, as these arguments always took: ``^bob@``. A
+    misspelt prefix (``rgx:^bob@``) is an error, as in filters. ``where``
+    names the argument in errors: ``matching=`` or ``the address pattern``.
+    """
+    prefix, pattern = split_prefix(value)
+    if prefix == "glob":
+        return glob_regex(pattern)
+    if prefix is None:
+        _reject_misspelt_regex_prefix(value, where)
+    return compile_raw_regex(pattern, where)
+
+
+def _reject_misspelt_regex_prefix(value: str, where: str) -> None:
+    misspelt = _misspelt_prefix(value)
+    if misspelt:
+        keyword_argument = where.endswith("=")
+        place = f"{where}{value}" if keyword_argument else f"{where} '{value}'"
+        instead = f"{where if keyword_argument else ''}regexp:{value}"
+        raise ConfigurationError(
+            _unknown_prefix(*misspelt, place.strip())
+            + f"To search for it as a regular expression, write {instead}"
+        )
+
+
+def compile_raw_regex(pattern: str, where: str = "") -> re.Pattern[str]:
+    """``pattern`` compiled as written, for a pattern whose prefix was read:
+    ``regexp:`` in it is text to match."""
     try:
         return re.compile(pattern)
     except re.error as error:
@@ -111,13 +159,27 @@ def compile_regex(pattern: str, where: str = "") -> re.Pattern[str]:
         ) from None
 
 
+def glob_regex(pattern: str) -> re.Pattern[str]:
+    """The glob ``pattern`` as a regular expression that ``search`` finds in
+    a text only when the whole text matches, as ``fnmatch.fnmatchcase``
+    does: ``*`` any text, ``?`` one character, ``[abc]``, ``[!abc]``.
+
+    Like a written regular expression it has no global flags, and no
+    groups except on Python 3.10 for a glob with two ``*`` or more: the
+    fault gates join it with other address patterns, or search it apart.
+    """
+    return re.compile(r"\A" + fnmatch.translate(pattern))
+
+
 class MessageFilter:
     """Selects messages by the filters a keyword was given.
 
     Plain values compare whole addresses (case-insensitively) for the address
     filters, and look for contained text for ``subject``, ``body`` and ``header``.
     A ``regexp:`` prefix searches a regular expression, a ``glob:`` prefix
-    matches a glob pattern. ``matching`` is always a regular expression.
+    matches a glob pattern. ``matching`` is a regular expression (see
+    ``compile_regex``): plain text is searched as one, and it takes the
+    ``regexp:`` and ``glob:`` prefixes too.
     """
 
     def __init__(self, filters: Mapping[str, object] | None = None):

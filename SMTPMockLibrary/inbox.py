@@ -95,11 +95,13 @@ class Inbox(MessageQueries):
     def _in_view(self) -> list[ReceivedMessage]:
         return [m for m in self.messages.snapshot() if self._belongs(m)]
 
-    def _listing(self, wanted: MessageFilter | None = None) -> str:
+    def _listing(
+        self, wanted: MessageFilter | None = None, counted: bool = False
+    ) -> str:
         everything = self.messages.snapshot()
         in_view = [m for m in everything if self._belongs(m)]
         if in_view:
-            return listing(in_view, wanted, self._claimed)
+            return listing(in_view, wanted, self._claimed, counted)
         return empty_inbox_listing(self.name, everything)
 
 

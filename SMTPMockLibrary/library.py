@@ -149,9 +149,9 @@ class SMTPMockLibrary(DynamicCore):
     matches ``alice@example.com``. A bounce has the null sender (``MAIL
     FROM:<>``): its ``sender`` is the empty string, and both ``sender=<>``
     and ``sender=`` find it. ``subject``, ``body`` and ``header`` look for
-    contained text. Prefix any value except ``matching`` with ``regexp:`` for
-    a regular expression search, or ``glob:`` for a glob pattern; a prefix
-    may be written in any case (``REGEXP:``, ``Glob:``):
+    contained text. Prefix a value with ``regexp:`` for a regular expression
+    search, or ``glob:`` for a glob pattern; a prefix may be written in any
+    case (``REGEXP:``, ``Glob:``):
 
     | Send Invoice    carol@example.com
     | `Wait Until Message Is Received`     recipient=glob:*@example.com
@@ -163,10 +163,14 @@ class SMTPMockLibrary(DynamicCore):
     ``Re: Hello``, ``Re:Hello`` and a capitalised word such as
     ``Global:Update`` are plain text.
 
-    ``matching`` is always a regular expression (Python's ``re.search``). It
-    searches the raw source, the decoded headers and the decoded text parts,
-    so a base64 or quoted-printable body matches as a reader sees it. Remember
-    that Robot Framework needs a backslash escaped: ``\\\\d`` for ``\\d``.
+    ``matching`` without a prefix is a regular expression (Python's
+    ``re.search``), as are the other pattern arguments that always were one
+    (``address_regex`` of the fault keywords, ``matching`` of `Get Links From
+    Message`); ``regexp:`` says the same, and a ``glob:`` must match the whole
+    text. It searches the raw source, the decoded headers and the decoded text
+    parts, so a base64 or quoted-printable body matches as a reader sees it.
+    Remember that Robot Framework needs a backslash escaped: ``\\\\d`` for
+    ``\\d``.
 
     = Messages =
 
@@ -262,9 +266,10 @@ class SMTPMockLibrary(DynamicCore):
     ``times`` is not given, until `Clear Faults` or `Reset Mock SMTP Server`;
     ``times`` counts the times the rule fired. Each rule is logged when set,
     so the log shows why the server answered 451, and `Get Fault Rules`
-    lists the active ones with how often each fired. `Get Rejected Commands`
-    tells what the server refused, and `Log SMTP Transcript` shows the
-    conversation.
+    lists the active ones with how often each fired. Each of these keywords
+    returns its rule: its ``fired`` stays readable after the rule is used up
+    and has left `Get Fault Rules`. `Get Rejected Commands` tells what the
+    server refused, and `Log SMTP Transcript` shows the conversation.
 
     Conditions narrow a rule to some mail. They speak the `filters`'
     vocabulary (whole addresses, contained text, ``regexp:`` and ``glob:``):
@@ -280,12 +285,15 @@ class SMTPMockLibrary(DynamicCore):
 
     A condition is judged when its data is known; before that it does not
     hold, so ``Disconnect On    MAIL    recipient=x`` never fires (MAIL comes
-    before RCPT). With ``seed``, random faults fail the same attempts on
-    every run.
+    before RCPT). ``inbox=`` follows the inbox as it is when mail arrives:
+    create it again with other rules and the rule follows them; remove it and
+    the rule no longer fires. With ``seed``, random faults fail the same
+    attempts on every run.
 
-    | `Reply To Data`    451 4.3.0 Try again later    times=1
+    | ${rule} =    `Reply To Data`    451 4.3.0 Try again later    times=1
     | Send Newsletter
     | ${msg} =    `Wait Until Message Is Received`    timeout=30 s    # the retry
+    | Should Be Equal As Integers    ${rule.fired}    1
     | ${rejected} =    `Get Rejected Commands`
     | Length Should Be    ${rejected}    1
 

@@ -18,22 +18,28 @@ def listing(
     messages: list[ReceivedMessage],
     wanted: Callable[[ReceivedMessage], bool] | None = None,
     claimed: set[int] | None = None,
+    counted: bool = False,
+    heading: bool = True,
 ) -> str:
     """What a failed check shows: the newest messages, one line each.
 
     With ``wanted``, a message that matches it but was already returned by
     an earlier wait says so, since that is why a wait did not return it.
     ``claimed`` holds the sequence numbers an inbox's waits returned; without
-    it, the server-wide memory counts.
+    it, the server-wide memory counts. A count check (``counted``) counts
+    every match, returned or not: its matches are marked as such. Without
+    ``heading``, the lines follow a heading of the caller's.
     """
     if not messages:
         return "The mailbox is empty."
-    lines = [f"Received {count_text(len(messages))}:"]
+    lines = [f"Received {count_text(len(messages))}:"] if heading else []
     for message in _newest(messages, lines):
         line = f"  #{message.sequence} {message.summary()}"
-        returned = message.claimed if claimed is None else message.sequence in claimed
-        if wanted is not None and returned and wanted(message):
-            line += "  <- matches, but was returned by an earlier wait"
+        if wanted is not None and wanted(message):
+            if counted:
+                line += "  <- matches"
+            elif message.claimed if claimed is None else message.sequence in claimed:
+                line += "  <- matches, but was returned by an earlier wait"
         lines.append(line)
     return "\n".join(lines)
 

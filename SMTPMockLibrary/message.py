@@ -358,11 +358,14 @@ class ReceivedMessage:
         *PIN*, *OTP*, *verification* or *passcode* (also *Bestätigungscode*,
         *code de vérification*, *código*, ...) in the subject, the text body or
         the HTML body's text; then a link parameter named like a code
-        (``?otp=``, ``?code=``, ``?pin=``); then a lone run of digits. Dates,
-        years, prices, phone numbers, order and invoice numbers and the digits
-        of links are never taken. Spaced digits are joined (``482 193`` ->
-        ``482193``), a hyphenated code is returned as written (``G-482193``),
-        leading zeros are kept.
+        (``?otp=``, ``?code=``, ``?pin=``); then a lone run of digits, or of
+        two or three spaced groups of digits (``482 193``). The subject counts
+        as the paragraph above the body: a subject such as *Your code*
+        announces a code at the top of the body. Dates, years, prices, phone
+        numbers, order and invoice numbers and the digits of links are never
+        taken. Spaced digits are joined (``482 193`` -> ``482193``), a
+        hyphenated code is returned as written (``G-482193``), leading zeros
+        are kept.
 
         ``pattern`` is a regular expression for unusual formats: the code is
         its first group, or the whole match. ``all=True`` returns every

@@ -30,9 +30,19 @@ def smtp_mock_server() -> Iterator[MockSMTPServer]:
 
 @pytest.fixture
 def smtp_mock(smtp_mock_server: MockSMTPServer) -> Iterator[MockSMTPServer]:
-    """The session's server: empty, with no fault rules and no inboxes."""
+    """The session's server, running (started again if a test stopped it)
+    and fresh: no messages, fault rules or inboxes, and the users it was
+    made with, whatever earlier tests did.
+
+    A server started again has a new port: read ``smtp_mock.port`` in each
+    test.
+    """
+    if not smtp_mock_server.running:
+        smtp_mock_server.start()
     _fresh(smtp_mock_server)
+    users = _users_of(smtp_mock_server)
     yield smtp_mock_server
+    smtp_mock_server.set_users(users)
     _fresh(smtp_mock_server)
 
 
@@ -61,3 +71,10 @@ def smtp_mock_factory() -> Iterator[Callable[..., MockSMTPServer]]:
 def _fresh(server: MockSMTPServer) -> None:
     server.reset()
     server.inboxes.clear_definitions()
+
+
+def _users_of(server: MockSMTPServer) -> dict[str, str]:
+    """``server``'s users, user to password."""
+    users = server.set_users(None)  # it returns the users it replaced
+    server.set_users(users)
+    return users

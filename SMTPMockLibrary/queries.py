@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 from robot.utils import secs_to_timestr
 
+from .arguments import seconds_argument, whole_number
 from .errors import ConfigurationError
 from .files import save_messages
 from .filters import MessageFilter
@@ -60,8 +61,10 @@ class MessageQueries:
     def _in_view(self) -> list[ReceivedMessage]:
         return self.messages.snapshot()
 
-    def _listing(self, wanted: MessageFilter | None = None) -> str:
-        return listing(self._in_view(), wanted, self._claimed)
+    def _listing(
+        self, wanted: MessageFilter | None = None, counted: bool = False
+    ) -> str:
+        return listing(self._in_view(), wanted, self._claimed, counted)
 
     def get_messages(self, **filters: str) -> list[ReceivedMessage]:
         """The received messages that match ``filters``, oldest first."""
@@ -112,7 +115,7 @@ class MessageQueries:
                 msg
                 or f"Expected {count_text(count)} ({wanted.describe()}) within "
                 f"{secs_to_timestr(seconds)}, but received {len(found)}.\n"
-                f"{self._listing(wanted)}"
+                f"{self._listing(wanted, counted=True)}"
             )
         return found
 
@@ -127,7 +130,7 @@ class MessageQueries:
             raise AssertionError(
                 msg
                 or f"Expected {count_text(count)} ({wanted.describe()}), but "
-                f"received {actual}.\n{self._listing(wanted)}"
+                f"received {actual}.\n{self._listing(wanted, counted=True)}"
             )
 
     def assert_message_matching(
@@ -179,14 +182,16 @@ def _fail_if_found(
     raise AssertionError(
         msg
         or f"Expected no message ({wanted.describe()}){when}, but "
-        f"{count_text(len(found))} matched:\n{listing(found)}"
+        f"{count_text(len(found))} matched:\n{listing(found, heading=False)}"
     )
 
 
 def check_timeout(
     seconds: float, name: str = "timeout", written: str | None = None
 ) -> float:
-    """``seconds``, unless negative; ``written`` is the value as the user gave it."""
+    """``seconds``, unless not a finite number of seconds, or negative;
+    ``written`` is the value as the user gave it."""
+    seconds = seconds_argument(seconds, name)
     if seconds < 0:
         got = f"'{written}'" if written else f"{seconds:g} seconds"
         raise ConfigurationError(f"'{name}' must not be negative, got {got}.")
@@ -194,5 +199,6 @@ def check_timeout(
 
 
 def check_count(count: int) -> None:
+    count = whole_number(count, "count")
     if count < 0:
         raise ConfigurationError(f"Count must be zero or more, got {count}.")

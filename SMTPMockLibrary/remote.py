@@ -20,6 +20,7 @@ from typing import Any
 from robot.api import logger as robot_logger
 from robot.running.arguments import PythonArgumentParser
 
+from .faults import FaultRule
 from .keywords.base import message_argument
 from .library import SMTPMockLibrary
 from .mailbox import Rejection
@@ -106,6 +107,15 @@ def to_remote(value: Any) -> Any:
             **asdict(value),
             "peer": list(value.peer or ()),
             "at": value.at.isoformat(),
+        }
+    if isinstance(value, FaultRule):
+        return {
+            "action": value.action,
+            "command": value.command,
+            "reply": value.reply or "",
+            "times": "" if value.times is None else value.times,
+            "fired": value.fired,
+            "description": str(value),
         }
     if isinstance(value, datetime):
         return value.isoformat()

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import os
 import re
 import socket
 import threading
+import weakref
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Protocol
@@ -20,8 +22,8 @@ from .binding import (
     validate_event_loop,
     validate_port,
 )
-from .errors import ConfigurationError, ServerError
-from .faults import FaultRule, FaultRules, normalize_command
+from .errors import ConfigurationError, MessageFileNotFoundError, ServerError
+from .faults import END_OF_DATA, FaultRule, FaultRules, normalize_command
 from .filters import compile_regex
 from .inbox import Inbox, Inboxes
 from .mailbox import Mailbox, Rejection
@@ -39,6 +41,7 @@ from .tls import ServerTLS, server_tls, validate_tls_mode
 
 DEFAULT_MAX_MESSAGE_SIZE = 32 * 1024 * 1024
 STOP_TIMEOUT = 5.0
+_HEADER_START = re.compile(r"[A-Za-z0-9-]+:")
 
 
 class MockSMTPServer(MessageQueries):
@@ -52,12 +55,15 @@ class MockSMTPServer(MessageQueries):
         server.stop()
 
     ``with MockSMTPServer() as server:`` stops it at the end of the block.
+    A server dropped without ``stop()`` is stopped when it is garbage
+    collected, but only then, and a running read-back service (IMAP, POP3,
+    HTTP) keeps it alive: call ``stop()`` or use ``with`` to free the port
+    at a known moment.
     """
 
     fast_path = True
     """Answer plain SMTP commands in the session's fast path (see fastpath.py);
     False leaves every command to aiosmtpd's own loop (for comparisons)."""
-    _sessions: SessionFactory | None = None
 
     def __init__(
         self,
@@ -103,10 +109,8 @@ class MockSMTPServer(MessageQueries):
             self.messages, self.faults, parse_users(users), auth_required
         )
         self._port: int | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._server: asyncio.base_events.Server | None = None
-        self._tls: ServerTLS | None = None
+        self._serving: _Serving | None = None
+        self._finalizer: weakref.finalize[[], MockSMTPServer] | None = None
         self._services: dict[str, Service] = {}
         if autostart:
             self.start()
@@ -115,7 +119,7 @@ class MockSMTPServer(MessageQueries):
 
     @property
     def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
+        return self._serving is not None and self._serving.running
 
     @property
     def port(self) -> int:
@@ -125,7 +129,8 @@ class MockSMTPServer(MessageQueries):
     @property
     def ca_file(self) -> str | None:
         """PEM file of the throw-away authority that signed the server certificate."""
-        return self._tls.ca_file if self._tls else None
+        tls = self._serving.tls if self._serving else None
+        return tls.ca_file if tls else None
 
     def start(self) -> int:
         """Bind the port and serve on a background thread; return the bound port."""
@@ -135,62 +140,51 @@ class MockSMTPServer(MessageQueries):
             )
         sockets = bind_sockets(self.host, self._requested_port)
         self._state.closing = False
+        tls, serving = None, None
         try:
-            self._port = sockets[0].getsockname()[1]
+            port = sockets[0].getsockname()[1]
             if self.tls != "none":
-                self._tls = server_tls(self.host, self.certfile, self.keyfile)
-            self._loop = new_event_loop(self.event_loop)
-            self._loop.set_exception_handler(self._record_loop_error)
-            self._server = self._loop.run_until_complete(self._listen(sockets))
+                tls = server_tls(self.host, self.certfile, self.keyfile)
+            loop = new_event_loop(self.event_loop)
+            serving = _Serving(loop, self._state, tls, self._session_options(tls))
+            serving.listen(
+                sockets, tls.context if self.tls == "implicit" and tls else None
+            )
         except BaseException:
             for sock in sockets:
                 sock.close()
-            self._close_loop()
+            if serving is not None:
+                serving.stop()
+            elif tls is not None:
+                tls.cleanup()
             raise
-        self._thread = threading.Thread(
-            target=self._serve, name=f"MockSMTPServer-{self._port}", daemon=True
-        )
-        self._thread.start()
-        return self._port
+        serving.serve(f"MockSMTPServer-{port}")
+        self._serving, self._port = serving, port
+        self._finalizer = weakref.finalize(self, serving.stop)
+        return port
 
-    async def _listen(self, sockets: list[socket.socket]) -> Any:
-        assert self._loop is not None
-        self._sessions = None  # made for this loop and TLS set-up on first use
-        ssl_context = (
-            self._tls.context if self.tls == "implicit" and self._tls else None
-        )
-        servers = [
-            await self._loop.create_server(
-                functools.partial(self._new_session, self._loop),
-                sock=sock,
-                ssl=ssl_context,
-            )
-            for sock in sockets
-        ]
-        # 'localhost' may mean both ::1 and 127.0.0.1: one asyncio server each.
-        return servers[0] if len(servers) == 1 else ServerGroup(servers)
+    def _session_options(self, tls: ServerTLS | None) -> dict[str, Any]:
+        """What each SMTP session of this server is made with (SessionFactory)."""
+        return {
+            "data_size_limit": self.max_message_size,
+            "enable_SMTPUTF8": True,
+            "hostname": self.hostname,
+            "ident": "SMTPMockLibrary",
+            "tls_context": tls.context if self.tls == "starttls" and tls else None,
+            "require_starttls": self.require_tls,
+            "auth_require_tls": self.auth_require_tls and self.tls == "starttls",
+            "authenticator": self._state.authenticate,
+            "fast_path": self.fast_path,
+        }
 
     def stop(self) -> None:
         """Close the port and every open session, and end the server thread."""
-        loop, thread = self._loop, self._thread
-        if loop is None or thread is None:
+        if self._serving is None:
             return
         self._stop_services()
-        if thread.is_alive():
-            try:
-                asyncio.run_coroutine_threadsafe(self._shutdown(), loop).result(
-                    STOP_TIMEOUT
-                )
-            except Exception as error:  # the loop is already gone or stuck
-                self._state.errors.append(error)
-            loop.call_soon_threadsafe(loop.stop)
-            thread.join(STOP_TIMEOUT)
-        self._thread = None
-        self._close_loop()
-        if self._tls is not None:
-            self._tls.cleanup()
-            self._tls = None
-        self._port = None
+        self._serving, self._port = None, None
+        if self._finalizer is not None:
+            self._finalizer()  # _Serving.stop(), once
 
     def __enter__(self) -> MockSMTPServer:
         if not self.running:
@@ -199,14 +193,6 @@ class MockSMTPServer(MessageQueries):
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
-
-    def __del__(self) -> None:
-        # Not contextlib.suppress: at interpreter exit, module globals may be
-        # gone already (None), and the with statement would fail on them.
-        try:  # noqa: SIM105
-            self.stop()
-        except Exception:
-            pass
 
     def __repr__(self) -> str:
         state = f"running on {self.address}" if self.running else "stopped"
@@ -237,8 +223,17 @@ class MockSMTPServer(MessageQueries):
             each.forget_waits()
 
     def add_user(self, user: str, password: str) -> None:
+        """Accept ``user`` with ``password`` for AUTH (replacing its old password)."""
         with self._state.users_lock:
             self._state.users[user] = password
+
+    def set_users(self, users: Mapping[str, str] | str | None) -> dict[str, str]:
+        """Accept only ``users`` for AUTH (as ``users`` of the constructor takes
+        them); return the old ones, user to password, to set them back later."""
+        new = parse_users(users)
+        with self._state.users_lock:
+            old, self._state.users = self._state.users, new
+        return old
 
     @property
     def users(self) -> list[str]:
@@ -298,7 +293,10 @@ class MockSMTPServer(MessageQueries):
         self, address: str, reply: str, times: int | None = None, **conditions: Any
     ) -> FaultRule:
         """Answer ``RCPT TO`` for addresses matching the regular expression
-        ``address`` with ``reply``, ``times`` times (None: until cleared)."""
+        ``address`` with ``reply``, ``times`` times (None: until cleared).
+
+        ``address`` also takes the prefixes of filters: ``regexp:^nobody@``,
+        or ``glob:*@full.example`` (a glob matches the whole address)."""
         return self.faults.reply_to_address("RCPT", address, reply, times, **conditions)
 
     def reply_to_sender(
@@ -388,11 +386,18 @@ class MockSMTPServer(MessageQueries):
         self.faults.clear()
 
     def rejected_commands(self, command: str | None = None) -> list[Rejection]:
-        """The commands answered with 4xx or 5xx (or dropped), oldest first."""
+        """The commands answered with 4xx or 5xx (or dropped), oldest first.
+
+        ``command`` keeps those of one command (``RCPT``, ``mail from``...).
+        ``DATA`` also keeps the rejected messages (``END OF DATA``: the reply
+        after the message data, which SMTP counts as the reply to ``DATA``);
+        ``END OF DATA`` keeps only those.
+        """
         rejections = self.messages.rejections
         if command:
             wanted = normalize_command(command)
-            rejections = [r for r in rejections if r.command == wanted]
+            kept = {wanted, END_OF_DATA} if wanted == "DATA" else {wanted}
+            rejections = [r for r in rejections if r.command in kept]
         return rejections
 
     def deliver(
@@ -408,12 +413,17 @@ class MockSMTPServer(MessageQueries):
         endings), visible to every query and wait and to the read-back
         services (IMAP, POP3, HTTP), for applications that fetch mail a test
         wrote.
+
+        Text of one line is a path when it names an existing file, or when
+        it looks like one: it ends in ``.eml`` or contains a path separator,
+        and does not start like a header (``Subject: hi`` is a message). A
+        path naming no file raises ``MessageFileNotFoundError`` (a
+        ``FileNotFoundError``).
         """
         if isinstance(source, os.PathLike) or (
-            isinstance(source, str) and "\n" not in source and os.path.isfile(source)
+            isinstance(source, str) and _names_a_file(source)
         ):
-            with open(source, "rb") as file:
-                raw = file.read()
+            raw = _read_message_file(source)
         elif isinstance(source, str):
             raw = re.sub(r"\r?\n", "\r\n", source).encode("utf-8")
         else:
@@ -490,13 +500,14 @@ class MockSMTPServer(MessageQueries):
 
     def _start_read_back(self, name: str, factory: Any, port: int, tls: str) -> int:
         mode = validate_tls_mode(tls)
-        if not self.running or self._loop is None:
+        serving = self._serving
+        if not self.running or serving is None:
             raise ServerError(
                 f"Start the mock SMTP server before its {name.upper()} service."
             )
-        if mode != "none" and self._tls is None:
-            self._tls = server_tls(self.host, self.certfile, self.keyfile)
-        context = self._tls.context if mode != "none" and self._tls else None
+        if mode != "none" and serving.tls is None:
+            serving.tls = server_tls(self.host, self.certfile, self.keyfile)
+        context = serving.tls.context if mode != "none" and serving.tls else None
         try:
             sockets = bind_sockets(self.host, validate_port(port))
         except ServerError as error:
@@ -505,7 +516,7 @@ class MockSMTPServer(MessageQueries):
             ) from None
         try:
             service = factory(
-                self._maildrops, self._loop, sockets, tls=mode, ssl_context=context
+                self._maildrops, serving.loop, sockets, tls=mode, ssl_context=context
             )
             return self._start_service(name, service)
         except BaseException:
@@ -560,71 +571,141 @@ class MockSMTPServer(MessageQueries):
     def received_messages_count(self) -> int:
         return len(self.messages)
 
-    # The event loop thread.
 
-    def _new_session(self, loop: asyncio.AbstractEventLoop) -> MockSMTP:
-        # The loop is bound when serving starts: a connection accepted while
-        # the server stops must still get this loop, never a default one.
-        sessions = self._sessions
-        if sessions is None or sessions.loop is not loop:
-            tls_context = (
-                self._tls.context if self.tls == "starttls" and self._tls else None
-            )
-            sessions = self._sessions = SessionFactory(
-                MockHandler(self._state),
-                data_size_limit=self.max_message_size,
-                enable_SMTPUTF8=True,
-                hostname=self.hostname,
-                ident="SMTPMockLibrary",
-                tls_context=tls_context,
-                require_starttls=self.require_tls,
-                auth_require_tls=self.auth_require_tls and self.tls == "starttls",
-                authenticator=self._state.authenticate,
-                loop=loop,
-                fast_path=self.fast_path,
-            )
-        return sessions()
+class _Serving:
+    """The event loop thread of one ``start()``, and how to end it.
 
-    def _serve(self) -> None:
-        assert self._loop is not None
-        asyncio.set_event_loop(self._loop)
+    It holds the loop, the listening sockets and what the sessions share,
+    never the MockSMTPServer: a server dropped without ``stop()`` is
+    collected, and its finalizer calls ``stop()`` here.
+    """
+
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        state: ServerState,
+        tls: ServerTLS | None,
+        session_options: dict[str, Any],
+    ):
+        self.loop = loop
+        self.state = state
+        self.tls = tls
+        self.thread: threading.Thread | None = None
+        self._session_options = session_options
+        self._sessions: SessionFactory | None = None
+        self.listener: Any = None
+        loop.set_exception_handler(self._record_loop_error)
+
+    @property
+    def running(self) -> bool:
+        return self.thread is not None and self.thread.is_alive()
+
+    def listen(self, sockets: list[socket.socket], ssl_context: Any) -> None:
+        self.listener = self.loop.run_until_complete(self._listen(sockets, ssl_context))
+
+    async def _listen(self, sockets: list[socket.socket], ssl_context: Any) -> Any:
+        servers = [
+            await self.loop.create_server(self._new_session, sock=sock, ssl=ssl_context)
+            for sock in sockets
+        ]
+        # 'localhost' may mean both ::1 and 127.0.0.1: one asyncio server each.
+        return servers[0] if len(servers) == 1 else ServerGroup(servers)
+
+    def serve(self, thread_name: str) -> None:
+        self.thread = threading.Thread(target=self._run, name=thread_name, daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        """Close the port and every open session, end the thread, close the loop.
+
+        Any thread may call it: on the loop's own (a garbage collection there
+        finalizing a dropped server) it only asks the loop to end.
+        """
+        thread = self.thread
+        if thread is None:
+            self._close_loop()  # it never served
+        elif thread.is_alive():
+            with contextlib.suppress(RuntimeError):  # the loop has just closed
+                self.loop.call_soon_threadsafe(self._begin_shutdown)
+            if thread is not threading.current_thread():
+                self._join(thread)
+        if self.tls is not None:
+            self.tls.cleanup()
+            self.tls = None
+
+    def _join(self, thread: threading.Thread) -> None:
+        thread.join(2 * STOP_TIMEOUT)
+        if thread.is_alive():  # a handler blocks the loop
+            self.state.errors.append(
+                ServerError(f"The server thread did not end in {2 * STOP_TIMEOUT:g} s.")
+            )
+
+    def _new_session(self) -> MockSMTP:
+        # Made on first use, for this loop: a connection accepted while the
+        # server stops must still get this loop, never a default one.
+        if self._sessions is None:
+            self._sessions = SessionFactory(
+                MockHandler(self.state), loop=self.loop, **self._session_options
+            )
+        return self._sessions()
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self.loop)
         try:
-            self._loop.run_forever()
+            self.loop.run_forever()
         except BaseException as error:
-            self._state.errors.append(error)
+            self.state.errors.append(error)
+        finally:
+            self._close_loop()
+
+    def _begin_shutdown(self) -> None:
+        self.loop.create_task(self._shutdown_and_stop())
+
+    async def _shutdown_and_stop(self) -> None:
+        try:
+            await asyncio.wait_for(self._shutdown(), STOP_TIMEOUT)
+        except Exception as error:  # a session or the loop is stuck
+            self.state.errors.append(error)
+        finally:
+            self.loop.stop()
 
     async def _shutdown(self) -> None:
-        assert self._server is not None and self._loop is not None
-        self._state.closing = True
+        assert self.listener is not None
+        self.state.closing = True
         # Stop accepting first, and let connections already accepted finish
         # their set-up (connection_made() sees `closing` and aborts them).
         # Server.close() right away would make asyncio fail their set-up
         # silently and leave their sockets open, clients waiting forever.
-        for sock in self._server.sockets:
-            self._loop.remove_reader(sock.fileno())
+        for sock in self.listener.sockets:
+            self.loop.remove_reader(sock.fileno())
         for _ in range(5):
             await asyncio.sleep(0)
-        self._server.close()
+        self.listener.close()
         await self._abort_sessions()
-        await self._server.wait_closed()
+        await self.listener.wait_closed()
 
     async def _abort_sessions(self) -> None:
-        for session in list(self._state.sessions):
+        for session in list(self.state.sessions):
             abort_transport(session.transport)
         for _ in range(3):  # closing completes in the next loop iterations
             await asyncio.sleep(0)
 
     def _close_loop(self) -> None:
-        loop, self._loop, self._server = self._loop, None, None
-        if loop is None or loop.is_closed():
+        loop = self.loop
+        if loop.is_closed():
             return
-        loop.run_until_complete(self._finish_tasks(loop))
-        loop.close()
-        # The handler is a method of this server: kept, the loop and the
-        # server would hold each other until a full garbage collection.
+        try:
+            loop.run_until_complete(self._finish_tasks())
+        except Exception as error:
+            self.state.errors.append(error)
+        finally:
+            loop.close()
+        # These hold this object: kept, the loop and it would hold each
+        # other (and the mailbox) until a full garbage collection.
         loop.set_exception_handler(None)
+        self.listener = self._sessions = None
 
-    async def _finish_tasks(self, loop: asyncio.AbstractEventLoop) -> None:
+    async def _finish_tasks(self) -> None:
         """Close what is still open and cancel what still runs, and let it end."""
         # A connection accepted just before the port closed finishes its set-up
         # in these iterations; connection_made() then sees `closing` and aborts.
@@ -632,11 +713,12 @@ class MockSMTPServer(MessageQueries):
         for _ in range(5):
             await asyncio.sleep(0)
         await self._abort_sessions()
-        tasks = [t for t in asyncio.all_tasks(loop) if t is not asyncio.current_task()]
+        current = asyncio.current_task()
+        tasks = [t for t in asyncio.all_tasks(self.loop) if t is not current]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        await loop.shutdown_asyncgens()
+        await self.loop.shutdown_asyncgens()
         await self._abort_sessions()
 
     def _record_loop_error(
@@ -645,7 +727,7 @@ class MockSMTPServer(MessageQueries):
         error = context.get("exception")
         if isinstance(error, (ConnectionError, asyncio.CancelledError)):
             return  # clients hanging up are normal life, not server errors
-        self._state.errors.append(error or RuntimeError(context.get("message", "?")))
+        self.state.errors.append(error or RuntimeError(context.get("message", "?")))
 
 
 class Service(Protocol):
@@ -676,3 +758,31 @@ def parse_users(users: Mapping[str, str] | str | None) -> dict[str, str]:
             )
         parsed[user] = password
     return parsed
+
+
+def _names_a_file(text: str) -> bool:
+    """Whether ``deliver()`` reads the one-line ``text`` as a path (see there)."""
+    if "\n" in text:
+        return False
+    if os.path.isfile(text):
+        return True
+    drive, _ = os.path.splitdrive(text)  # C:\mail\x.eml is no header
+    if _HEADER_START.match(text) and not drive:
+        return False
+    separators = {os.sep, os.altsep or os.sep}
+    return text.lower().endswith(".eml") or any(s in text for s in separators)
+
+
+def _read_message_file(path: str | os.PathLike[str]) -> bytes:
+    try:
+        with open(path, "rb") as file:
+            return file.read()
+    except FileNotFoundError as error:
+        message = f"Message file '{os.fspath(path)}' does not exist."
+        if isinstance(path, str):
+            message += (
+                " Text of one line ending in '.eml' or containing a path "
+                "separator is read as a path; a message of one line starts "
+                "with a header, like 'Subject: hi'."
+            )
+        raise MessageFileNotFoundError(error.errno, message, os.fspath(path)) from None

@@ -34,13 +34,16 @@ Reply To Sender
     Received Message Count Should Be    1
 
 Reply To Data The Chosen Number Of Times
-    Reply To Data    451 4.3.0 Try again later    times=2
+    ${rule}=    Reply To Data    451 4.3.0 Try again later    times=2
     FOR    ${attempt}    IN RANGE    1    3
         ${output}=    Send Mail Expecting Failure    --to    alice@example.com
         Should Contain    ${output}    SMTPDataError: (451, b'4.3.0 Try again later')    msg=Attempt ${attempt}
     END
     Send Mail    --to    alice@example.com
     Received Message Count Should Be    1
+    Should Be Equal As Integers    ${rule.fired}    2
+    ${active}=    Get Fault Rules
+    Should Be Empty    ${active}
     ${rejected}=    Get Rejected Commands    end of data
     Length Should Be    ${rejected}    2
 

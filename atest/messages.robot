@@ -150,7 +150,7 @@ A Message Can Be Given By Its Sequence Number
     ${msg}=    Wait Until Message Is Received
     ${links}=    Get Links From Message    ${msg.sequence}
     Length Should Be    ${links}    2
-    Run Keyword And Expect Error    *No message #99999 in the mailbox.
+    Run Keyword And Expect Error    *No message #99999 in the mailbox: it holds #*
     ...    Get Links From Message    99999
 
 Malformed Mail Is Stored And Readable

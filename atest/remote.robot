@@ -45,11 +45,16 @@ Remote Failures Explain Themselves
 
 Fault Rules Set Remotely
     Mock.Reset Mock SMTP Server
-    Mock.Reply To Data    451 4.3.0 Later    times=1
+    ${rule}=    Mock.Reply To Data    451 4.3.0 Later    times=1
+    Should Be Equal    ${rule.reply}    451 4.3.0 Later
     Send Mail Expecting Failure    --to    bob@example.com    port=${SMTP_PORT}
     Send Mail    --to    bob@example.com    port=${SMTP_PORT}
     ${rejected}=    Mock.Get Rejected Commands
     Should Be Equal    ${rejected[0].reply}    451 4.3.0 Later
+    Mock.Reply To Data    554 5.6.0 No    times=2
+    ${rules}=    Mock.Get Fault Rules
+    Should Be Equal As Integers    ${rules[0].times}    2
+    Should Be Equal As Integers    ${rules[0].fired}    0
 
 Messages Delivered Remotely To Several Recipients
     Mock.Reset Mock SMTP Server

@@ -45,6 +45,14 @@ Stopping A Server By Alias
     ${result}=    Send Mail Expecting Failure    port=${first}
     Should Contain    ${result}    ConnectionRefusedError
 
+A Teardown Stopping A Server Whose Start Failed Does Not Fail Again
+    ${port}=    Start Mock SMTP Server    alias=blocker
+    Run Keyword And Expect Error    *already in use*
+    ...    Start Mock SMTP Server    port=${port}    alias=relay2
+    Stop Mock SMTP Server    relay2
+    ${current}=    Get Mock SMTP Server Port
+    Should Be Equal    ${current}    ${port}
+
 Switching To An Unknown Alias Lists The Running Servers
     ${port}=    Start Mock SMTP Server    alias=billing
     Run Keyword And Expect Error

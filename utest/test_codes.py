@@ -11,7 +11,7 @@ from helpers import send
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from SMTPMockLibrary import ReceivedMessage
+from SMTPMockLibrary import MockSMTPServer, ReceivedMessage
 from SMTPMockLibrary.codes import (
     MAX_SCANNED_CHARS,
     find_verification_codes,
@@ -140,6 +140,65 @@ def test_code_in_subject() -> None:
     assert _code("Use the code in the subject.", subject="Your code: 735511") == (
         "735511"
     )
+
+
+@pytest.mark.parametrize(
+    ("source", "code"),
+    [
+        ("Subject: Your code\n\n482 193", "482193"),
+        ("Subject: Sign in\n\nUse 482 193 to sign in.", "482193"),
+    ],
+)
+def test_spaced_code_without_a_keyword_beside_it(
+    server: MockSMTPServer, source: str, code: str
+) -> None:
+    assert server.deliver(source, "x@example.com").verification_code() == code
+
+
+@pytest.mark.parametrize(
+    "subject",
+    ["Your code", "Ihr Code", "Votre code de vérification", "Tu código", "OTP"],
+)
+def test_subject_announces_the_code_at_the_top_of_the_body(subject: str) -> None:
+    footer = "\n\nAcme Inc., Springfield, IL 62704"  # another lone number
+    assert _code("48 21 93" + footer, subject=subject) == "482193"
+    assert _code("482193" + footer, subject=subject) == "482193"
+    assert _code("482193" + footer, subject="Hello") is None
+    html = f"<p>482&nbsp;193</p><p>{footer}</p>"
+    assert find_verification_codes(subject, "", html) == ["482193"]
+
+
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        ("Use 482 193 to sign in.", "482193"),
+        ("48 21 93", "482193"),
+        ("Your new device is ready.\n\n1234 5678", "12345678"),
+    ],
+)
+def test_a_lone_spaced_number_is_a_code(body: str, code: str) -> None:
+    assert _code(body, subject="Sign in") == code
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "Call us on +1 555 123 4567.",
+        "Call us on 555 123 4567.",
+        "Our office: 030 1234 5678",
+        "Questions? (555) 123-4567",
+        "Reach us at 912 345 678 any time.",
+        "Service client : 01 23 45 67 89",
+        "See you on 25 11 2026.",
+        "See you on 25 11 26.",
+        "It costs 1 249,00 EUR.",
+        "Over 100 000 readers.",
+        "Order 482 193 has shipped.",
+        "Meeting 885 2231 4410",
+    ],
+)
+def test_spaced_numbers_that_are_no_code(body: str) -> None:
+    assert _code(body, subject="Hello") is None
 
 
 def test_code_in_html_only() -> None:

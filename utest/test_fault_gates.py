@@ -26,6 +26,7 @@ from SMTPMockLibrary.faults import (
     Gate,
     combined_search,
 )
+from SMTPMockLibrary.filters import compile_regex
 from SMTPMockLibrary.message import ReceivedMessage
 
 PATTERNS = [
@@ -54,6 +55,40 @@ def test_one_combined_search_finds_what_any_pattern_finds(patterns, text):
     assert search is not None
     expected = any(p.search(text) is not None for p in compiled)
     assert (search(text) is not None) == expected
+
+
+# Address arguments with the filter vocabulary's prefixes, as compile_regex
+# makes them: globs become regular expressions that the search may join.
+PREFIXED = [
+    "regexp:^nobody@",
+    "REGEXP:(b)ulk",
+    "glob:*@x.test",
+    "glob:nobody@*",
+    "Glob:b*k@*",  # two stars: groups on Python 3.10, searched apart there
+    "glob:[!a]*",
+    "glob:*",
+    "^nobody@",
+    "(?i)X\\.TEST$",
+]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(PREFIXED), min_size=1, max_size=6), TEXTS)
+def test_a_combined_search_finds_what_any_prefixed_pattern_finds(patterns, text):
+    compiled = [compile_regex(p) for p in patterns]
+    search = combined_search(compiled)
+    assert search is not None
+    expected = any(p.search(text) is not None for p in compiled)
+    assert (search(text) is not None) == expected
+
+
+def test_a_glob_is_joined_with_the_other_patterns():
+    globs = [compile_regex("glob:*@x.test"), compile_regex("glob:nobody@*")]
+    assert all(p.groups == 0 and p.flags == re.UNICODE for p in globs)
+    search = combined_search([*globs, re.compile("^a")])
+    assert isinstance(getattr(search, "__self__", None), re.Pattern)  # one regex
+    assert search("bob@x.test") and search("nobody@y") and search("ab")
+    assert not search("bob@x.test.y") and not search("re-nobody@y")
 
 
 def test_no_pattern_no_search():
@@ -89,6 +124,9 @@ RULES = [
     lambda f: f.reply_to_address("RCPT", "(?i)X\\.TEST$", "550 5.1.1 No"),
     lambda f: f.reply_to_address("MAIL", "(b)ulk", "550 5.7.1 No"),
     lambda f: f.reply_to_address("MAIL", "@spam\\.example$", "550 5.7.1 No"),
+    lambda f: f.reply_to_address("RCPT", "glob:*@X.TEST", "550 5.1.1 No"),
+    lambda f: f.reply_to_address("MAIL", "glob:b*k@*", "550 5.7.1 No"),
+    lambda f: f.reply_to_address("RCPT", "regexp:^nobody@", "550 5.1.1 No"),
     lambda f: f.reply_to_address(
         "RCPT", ".", "452 4.2.2 Full", sender="bulk@example.com"
     ),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import smtplib
 import subprocess
 import sys
@@ -273,3 +274,150 @@ def test_bad_rule_arguments_say_what_is_allowed(server):
         server.throttle_data("fast")
     with pytest.raises(ConfigurationError, match="No inbox called 'bulk'"):
         server.reply_to_data("451 Later", inbox="bulk")
+
+
+@pytest.mark.parametrize("pattern", ["regexp:^bob@", "glob:bob@*", "GLOB:b*@x.test"])
+def test_an_address_pattern_takes_the_filter_prefixes(server, pattern):
+    server.reply_to_recipient(pattern, "550 5.1.1 No")
+    assert refused_code(server.port, recipients=["bob@x.test"]) == 550
+    assert refused_code(server.port, recipients=["alice@x.test"]) is None
+    assert [rule.fired for rule in server.fault_rules] == [1]
+
+
+def test_an_address_glob_matches_the_whole_address(server):
+    server.reply_to_sender("glob:*@spam.test", "550 5.7.1 No spam")
+    assert refused_code(server.port, sender="a@spam.test") == 550
+    assert refused_code(server.port, sender="a@spam.test.example") is None
+    assert refused_code(server.port, sender="a@SPAM.test") is None  # case counts
+
+
+def test_a_misspelt_prefix_in_an_address_pattern_is_an_error(server):
+    with pytest.raises(ConfigurationError, match="Unknown prefix 'rgx:'"):
+        server.reply_to_recipient("rgx:^bob@", "550 5.1.1 No")
+
+
+def test_an_inbox_condition_follows_the_inbox_as_it_is_now(server):
+    server.create_inbox("t", header="X-Tenant: acme")
+    server.reply_to_data("451 4.3.0 Down", inbox="t")
+    acme, beta = compose(X_Tenant="acme"), compose(X_Tenant="beta")
+    assert refused_code(server.port, message=acme) == 451
+    server.create_inbox("t", header="X-Tenant: beta")  # replaces it
+    assert refused_code(server.port, message=acme) is None
+    assert refused_code(server.port, message=beta) == 451
+    server.remove_inbox("t")
+    assert refused_code(server.port, message=beta) is None
+    assert [rule.fired for rule in server.fault_rules] == [2]
+
+
+@pytest.mark.parametrize(
+    ("set_rule", "message"),
+    [
+        (
+            lambda s: s.delay_reply("DATA", "3"),
+            "'seconds' must be a number of seconds, got '3' (str).",
+        ),
+        (
+            lambda s: s.delay_reply("DATA", True),
+            "'seconds' must be a number of seconds, got True (bool).",
+        ),
+        (
+            lambda s: s.delay_reply("DATA", float("inf")),
+            "'seconds' must be a finite number of seconds, got inf.",
+        ),
+        (
+            lambda s: s.limit_message_rate(3, per="10 s"),
+            "'per' must be a number of seconds, got '10 s' (str).",
+        ),
+        (
+            lambda s: s.limit_message_rate(3, per=float("nan")),
+            "'per' must be a finite number of seconds, got nan.",
+        ),
+        (
+            lambda s: s.limit_message_rate("3", per=10),
+            "'count' must be a whole number, got '3' (str).",
+        ),
+        (
+            lambda s: s.limit_recipients(2.5),
+            "'count' must be a whole number, got 2.5 (float).",
+        ),
+        (
+            lambda s: s.reply_to_data("451 x", times="2"),
+            "'times' must be a whole number or None, got '2' (str).",
+        ),
+        (
+            lambda s: s.reply_to_data("451 x", times=True),
+            "'times' must be a whole number or None, got True (bool).",
+        ),
+        (
+            lambda s: s.reply_to_data("451 x", probability="0.1"),
+            "'probability' must be a number from 0 to 1, got '0.1' (str).",
+        ),
+        (
+            lambda s: s.reply_to_data("451 x", probability=float("nan")),
+            "'probability' must be from 0 to 1, got nan.",
+        ),
+        (
+            lambda s: s.throttle_data(True),
+            "'rate' must be text like '10 kB/s' or a number of bytes per second, "
+            "got True (bool).",
+        ),
+        (
+            lambda s: s.throttle_data(float("inf")),
+            "Rate must be positive and finite, got 'inf'.",
+        ),
+        (lambda s: s.throttle_data("1.2.3 kB/s"), "Invalid rate '1.2.3 kB/s'"),
+    ],
+)
+def test_bad_argument_types_name_the_argument_and_what_it_got(
+    server, set_rule, message
+):
+    with pytest.raises(ConfigurationError, match=re.escape(message)):
+        set_rule(server)
+    assert server.fault_rules == []
+
+
+def test_numbers_of_every_kind_still_do(server):
+    server.delay_reply("DATA", 0)
+    server.delay_reply("DATA", 0.5, times=1)
+    server.limit_message_rate(3, per=10)
+    server.reply_to_data("451 x", probability=0, seed=1)
+    server.reply_to_data("451 x", probability=1)
+    assert len(server.fault_rules) == 5
+
+
+@pytest.mark.parametrize(
+    ("rate", "shown"),
+    [
+        ("100 B/s", "100 B/s"),
+        ("10 kB/s", "10 kB/s"),
+        ("1.5 MB/s", "1.5 MB/s"),
+        ("500", "500 B/s"),
+        (100, "100 B/s"),
+        (1536, "1.5 kB/s"),
+        (100_000, "97.66 kB/s"),
+        (2 * 1024 * 1024, "2 MB/s"),
+    ],
+)
+def test_a_throttle_shows_its_rate_readably(server, rate, shown):
+    assert server.throttle_data(rate).summary() == (
+        f"Fault rule: DATA read at {shown}, until cleared."
+    )
+
+
+def test_a_rule_object_shows_its_conditions(server):
+    rule = server.reply_to_data("451 x", sender="a@x.test", header="X-Tenant: a")
+    assert "object at 0x" not in repr(rule)
+    assert "Conditions(sender='a@x.test', header='X-Tenant: a')" in repr(rule)
+    assert str(rule.conditions) == "sender=a@x.test, header=X-Tenant: a"
+    assert str(server.reply_to_data("451 x").conditions) == "no conditions"
+
+
+def test_a_used_up_rule_says_so(server):
+    rule = server.reply_to_data("451 4.3.0 Later", times=2)
+    refused_code(server.port)
+    refused_code(server.port)
+    assert rule.times == 0
+    assert str(rule) == (
+        "Fault rule: end of data -> 451 4.3.0 Later (not stored), used up "
+        "(fired 2 times)."
+    )

@@ -84,6 +84,36 @@ def test_wait_times_out_with_a_clear_message(server):
     assert 0.3 <= time.monotonic() - started < 1.0
 
 
+def test_a_failed_count_marks_what_it_counted_and_a_failed_wait_what_it_skipped(
+    server,
+):
+    send(server.port, compose(subject="Reset"), recipients=["ann@example.com"])
+    listed = "  #1 from <app@example.com> to <ann@example.com> subject 'Reset'"
+    for view in (server, server.create_inbox("all", recipient="glob:*")):
+        view.wait_for_message(timeout=0)  # each view remembers its own waits
+        with pytest.raises(AssertionError) as counted:
+            view.assert_message_count(2, recipient="ann@example.com")
+        assert str(counted.value).splitlines()[2] == listed + "  <- matches"
+        with pytest.raises(AssertionError) as waited:
+            view.wait_for_message_count(2, timeout=0, recipient="ann@example.com")
+        assert str(waited.value).splitlines()[2] == listed + "  <- matches"
+        with pytest.raises(AssertionError) as skipped:
+            view.wait_for_message(timeout=0, recipient="ann@example.com")
+        assert str(skipped.value).splitlines()[2] == (
+            listed + "  <- matches, but was returned by an earlier wait"
+        )
+
+
+def test_a_check_that_nothing_matched_lists_the_matches_under_one_heading(server):
+    send(server.port, compose(subject="Newsletter"), recipients=["bob@example.com"])
+    with pytest.raises(AssertionError) as failure:
+        server.assert_no_message(subject="Newsletter")
+    assert str(failure.value).splitlines() == [
+        "Expected no message (subject=Newsletter), but 1 message matched:",
+        "  #1 from <app@example.com> to <bob@example.com> subject 'Newsletter'",
+    ]
+
+
 def test_a_failed_wait_on_an_empty_inbox_lists_the_mail_the_server_holds(server):
     server.create_inbox("acme", recipient="glob:*@acme.test")
     with pytest.raises(AssertionError, match=r"so is the server's mailbox\.$"):
@@ -233,3 +263,40 @@ def test_invalid_regex_is_a_clear_error():
         ConfigurationError, match=r"Invalid regular expression '\(' in matching="
     ):
         MessageFilter({"matching": "("})
+
+
+@pytest.mark.parametrize(
+    "call, error",
+    [
+        (
+            lambda s: s.wait_for_message(timeout="5 s"),
+            "'timeout' must be a number of seconds, got '5 s' (str).",
+        ),
+        (
+            lambda s: s.wait_for_message(timeout=None),
+            "'timeout' must be a number of seconds, got None (NoneType).",
+        ),
+        (
+            lambda s: s.wait_for_message(timeout=float("nan")),
+            "'timeout' must be a finite number of seconds, got nan.",
+        ),
+        (
+            lambda s: s.assert_no_message(within="1"),
+            "'within' must be a number of seconds, got '1' (str).",
+        ),
+        (
+            lambda s: s.wait_for_message_count("2"),
+            "'count' must be a whole number, got '2' (str).",
+        ),
+        (
+            lambda s: s.assert_message_count(True),
+            "'count' must be a whole number, got True (bool).",
+        ),
+    ],
+)
+def test_a_wrong_type_in_python_is_a_clear_error_at_once(server, call, error):
+    started = time.monotonic()
+    with pytest.raises(ConfigurationError) as failure:
+        call(server)
+    assert str(failure.value) == error
+    assert time.monotonic() - started < 0.5

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+from pathlib import Path
 
 import pytest
 from corpus import (
@@ -19,6 +20,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from SMTPMockLibrary import ReceivedMessage
+from SMTPMockLibrary.errors import ConfigurationError
 
 
 def received(raw: bytes, recipients: list[str] | None = None) -> ReceivedMessage:
@@ -85,6 +87,23 @@ def test_rich_message_attachments(rich):
         PDF_BYTES,
         len(PDF_BYTES),
     )
+
+
+def test_saving_where_a_file_is_in_the_way_names_the_file(rich, tmp_path):
+    blocker = tmp_path / "report"
+    blocker.write_text("not a directory")
+    for target in (blocker, blocker / "attachments"):
+        with pytest.raises(ConfigurationError) as error:
+            rich.save_attachments(target)
+        assert str(error.value) == (
+            f"Cannot save into '{target}': '{blocker}' is a file, not a directory."
+        )
+    saved = rich.save_attachments(tmp_path / "new" / "attachments")
+    assert [Path(path).name for path in saved] == [
+        "logo.png",
+        "report.csv",
+        "Rechnung-März.pdf",
+    ]
 
 
 def test_raw_source_and_size(rich):

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import smtplib
+from collections.abc import Iterator
+
 import pytest
 from helpers import compose, send
 
@@ -38,6 +41,50 @@ def test_smtp_mock_defines_an_inbox(smtp_mock):
 
 def test_smtp_mock_has_no_inbox_from_an_earlier_test(smtp_mock):
     assert smtp_mock.inboxes.names() == ["unrouted"]
+
+
+def test_a_test_adds_a_user_to_smtp_mock(smtp_mock):
+    smtp_mock.add_user("mallory", "s3cret")
+    assert smtp_mock.users == ["mallory"]
+
+
+def test_smtp_mock_has_no_user_an_earlier_test_added(smtp_mock):
+    assert smtp_mock.users == []
+    with smtplib.SMTP("127.0.0.1", smtp_mock.port, timeout=5) as client:
+        client.ehlo()
+        with pytest.raises(smtplib.SMTPAuthenticationError):
+            client.login("mallory", "s3cret")
+
+
+def test_a_test_stops_smtp_mock(smtp_mock):
+    smtp_mock.stop()
+    assert not smtp_mock.running
+
+
+def test_smtp_mock_runs_again_after_an_earlier_test_stopped_it(smtp_mock):
+    assert smtp_mock.running and smtp_mock.port > 0
+    send(smtp_mock.port, compose(subject="Back"), recipients=["alice@example.com"])
+    assert smtp_mock.wait_for_message(timeout=5).subject == "Back"
+
+
+class TestASessionServerMadeWithUsers:
+    """A project's own ``smtp_mock_server``, made with users: each test
+    gets those users back, whatever an earlier test did to them."""
+
+    @pytest.fixture(scope="class")
+    def smtp_mock_server(self) -> Iterator[MockSMTPServer]:
+        with MockSMTPServer(users="alice:s3cret") as server:
+            yield server
+
+    def test_a_test_changes_the_users(self, smtp_mock):
+        smtp_mock.add_user("alice", "changed")
+        smtp_mock.add_user("mallory", "pw")
+        assert sorted(smtp_mock.users) == ["alice", "mallory"]
+
+    def test_the_next_test_has_the_users_it_was_made_with(self, smtp_mock):
+        assert smtp_mock.users == ["alice"]
+        with smtplib.SMTP("127.0.0.1", smtp_mock.port, timeout=5) as client:
+            client.login("alice", "s3cret")
 
 
 def test_smtp_mock_factory_starts_servers_that_stop_with_the_test(smtp_mock_factory):

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import pydoc
 import re
+import smtplib
 from email.message import EmailMessage
 from pathlib import Path
 
+import pytest
 from helpers import compose, send
 from robot.libdoc import LibraryDocumentation
 
@@ -99,3 +101,53 @@ def test_the_server_and_an_inbox_save_the_matching_messages(server, tmp_path):
     paths = server.inbox("acme").save_messages(tmp_path / "acme")
     assert [Path(p).name for p in paths] == ["0001-Welcome.eml", "0003-message.eml"]
     assert Path(paths[0]).read_bytes() == server.messages[0].raw
+
+
+def test_rejected_commands_of_data_include_the_rejected_messages(server):
+    server.reply_to_data("451 4.3.0 Busy", times=1)
+    with pytest.raises(smtplib.SMTPDataError):
+        send(server.port)
+    server.disconnect_on("DATA", times=1)
+    with pytest.raises(smtplib.SMTPServerDisconnected):
+        send(server.port)
+    server.reply_to_recipient("bob", "550 5.1.1 No such user", times=1)
+    with pytest.raises(smtplib.SMTPRecipientsRefused):
+        send(server.port, recipients=["bob@example.com"])
+    assert [str(r) for r in server.rejected_commands("DATA")] == [
+        "END OF DATA -> 451 4.3.0 Busy",
+        "DATA -> (connection dropped)",
+    ]
+    assert [str(r) for r in server.rejected_commands("end of data")] == [
+        "END OF DATA -> 451 4.3.0 Busy"
+    ]
+    assert [r.command for r in server.rejected_commands("RCPT TO")] == ["RCPT"]
+
+
+@pytest.mark.parametrize(
+    "path", ["missing.eml", "mail/missing.txt", "MISSING.EML", "./missing"]
+)
+def test_deliver_a_path_that_names_no_file_fails_naming_it(
+    server, tmp_path, monkeypatch, path
+):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(FileNotFoundError) as failure:
+        server.deliver(path, "alice@example.com")
+    assert str(failure.value).startswith(f"Message file '{path}' does not exist.")
+    assert failure.value.filename == path
+    assert len(server.messages) == 0
+
+
+def test_deliver_a_missing_path_object_fails_naming_it(server, tmp_path):
+    path = tmp_path / "missing.eml"
+    with pytest.raises(FileNotFoundError, match="does not exist") as failure:
+        server.deliver(path, "alice@example.com")
+    assert str(failure.value) == f"Message file '{path}' does not exist."
+
+
+def test_deliver_reads_an_existing_file_and_keeps_one_line_messages(server, tmp_path):
+    eml = tmp_path / "welcome.eml"
+    eml.write_bytes(b"Subject: from a file\r\n\r\nHi\r\n")
+    assert server.deliver(str(eml), "alice@example.com").subject == "from a file"
+    one_liners = ["Subject: hi", "Subject: see /tmp/report.eml", "hello"]
+    for text in one_liners:
+        assert server.deliver(text, "alice@example.com").raw == text.encode()

@@ -30,8 +30,9 @@ def test_cards_and_fault_rules_reach_the_callers_log(tmp_path):
     assert "Hello remote" in card
     [listed] = keyword_messages(output, "Log Received Messages")
     assert "Over the wire" in listed
-    [rule] = keyword_messages(output, "Reply To Data")
+    rule, returned = keyword_messages(output, "Reply To Data")
     assert rule == "Fault rule: end of data -&gt; 451 4.3.0 Later (not stored), 1 time."
+    assert returned.startswith("${rule} = {'action': 'reply', 'command': 'END OF DATA'")
 
 
 def test_every_keyword_takes_the_same_arguments_over_remote():

@@ -45,7 +45,7 @@ def test_port_zero_binds_a_free_port_and_reports_it(server):
 
 def test_binds_loopback_by_default(server):
     assert server.host == "127.0.0.1"
-    assert server._server.sockets[0].getsockname()[0] == "127.0.0.1"
+    assert server._serving.listener.sockets[0].getsockname()[0] == "127.0.0.1"
 
 
 def test_port_in_use_is_a_clear_error_from_start():
@@ -174,6 +174,65 @@ def test_a_stopped_server_and_its_mail_are_freed_without_a_garbage_collection(
         assert mail_freed() is None
     finally:
         gc.enable()
+
+
+def _serving_thread(server: MockSMTPServer) -> threading.Thread:
+    [thread] = [t for t in threading.enumerate() if t.name.endswith(f"-{server.port}")]
+    return thread
+
+
+def _start_and_drop(**options) -> tuple[int, threading.Thread, str | None]:
+    """Start a server, send it a message, and drop it without stop()."""
+    server = MockSMTPServer(**options)
+    send(server.port)
+    return server.port, _serving_thread(server), server.ca_file
+
+
+def _port_is_free(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=5).close()
+    except ConnectionRefusedError:
+        return True
+    return False
+
+
+@pytest.mark.parametrize("tls", ["none", "starttls"])
+def test_a_server_dropped_without_stop_stops_when_collected(tls):
+    port, thread, ca_file = _start_and_drop(tls=tls)
+    gc.collect()
+    thread.join(5)
+    assert not thread.is_alive()
+    assert _port_is_free(port)
+    assert ca_file is None or not os.path.exists(ca_file)
+
+
+def test_a_dropped_server_collected_on_its_own_loop_thread_stops_there():
+    # The collection may happen on any thread, its own loop's too: there the
+    # stop cannot wait for the thread to end, only ask the loop to end.
+    gc.disable()
+    try:
+        server = MockSMTPServer()
+        server.itself = server  # a cycle: only a collection frees it
+        port, thread = server.port, _serving_thread(server)
+        loop = server._serving.loop
+        del server
+        loop.call_soon_threadsafe(gc.collect)
+        del loop
+        thread.join(5)
+        assert not thread.is_alive()
+        assert _port_is_free(port)
+    finally:
+        gc.enable()
+
+
+def test_a_dropped_server_closes_its_open_sessions():
+    server = MockSMTPServer()
+    with smtplib.SMTP("127.0.0.1", server.port, timeout=5) as client:
+        client.ehlo()
+        del server
+        gc.collect()
+        with pytest.raises((smtplib.SMTPServerDisconnected, ConnectionError)):
+            client.noop()
 
 
 def _open_fds() -> int:

@@ -106,7 +106,16 @@ class LibraryComponent:
             return message
         found = self.server.messages.find(int(message))
         if found is None:
-            raise ConfigurationError(f"No message #{message} in the mailbox.")
+            held = self.server.messages.snapshot()
+            holds = (
+                f"it holds #{held[0].sequence} to #{held[-1].sequence}"
+                if held
+                else "it is empty"
+            )
+            raise ConfigurationError(
+                f"No message #{message} in the mailbox: {holds}. A reset empties "
+                f"it; a message kept in a variable stays readable."
+            )
         return found
 
     def seconds(self, timeout: timedelta | None) -> float:

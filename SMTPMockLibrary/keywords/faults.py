@@ -36,11 +36,13 @@ class FaultKeywords(LibraryComponent):
         reply: str,
         times: int | None = None,
         **conditions: str,
-    ) -> None:
+    ) -> FaultRule:
         """Answers RCPT TO commands for matching addresses with ``reply``.
 
-        ``address_regex`` is a regular expression searched in the address.
-        Other recipients are accepted as usual. Like every fault rule, it
+        ``address_regex`` is a regular expression searched in the address; it
+        also takes the prefixes of `Filters`: ``regexp:^nobody@``, or
+        ``glob:*@full.example`` (a glob matches the whole address, case
+        counting). Other recipients are accepted as usual. Like every fault rule, it
         applies ``times`` times, or until `Clear Faults` or `Reset Mock SMTP
         Server` when ``times`` is not given, and takes the conditions of
         `Fault injection`. The rule is logged.
@@ -49,7 +51,7 @@ class FaultKeywords(LibraryComponent):
         | Reply To Recipient    @full\\\\.example$    452 4.2.2 Mailbox full    times=1
         | Reply To Recipient    .    452 4.2.2 Over quota    sender=bulk@example.com
         """
-        self._log(
+        return self._log(
             self.server.reply_to_recipient(
                 address_regex, reply, times, **rule_options(conditions)
             )
@@ -62,7 +64,7 @@ class FaultKeywords(LibraryComponent):
         reply: str,
         times: int | None = None,
         **conditions: str,
-    ) -> None:
+    ) -> FaultRule:
         """Answers MAIL FROM commands for matching addresses with ``reply``.
 
         ``times`` and conditions as in `Reply To Recipient`.
@@ -70,7 +72,7 @@ class FaultKeywords(LibraryComponent):
         | Reply To Sender    @spammer\\\\.example$    550 5.7.1 Sender rejected
         | Reply To Sender    .    451 4.7.1 Greylisted    times=1    peer=127.0.0.1
         """
-        self._log(
+        return self._log(
             self.server.reply_to_sender(
                 address_regex, reply, times, **rule_options(conditions)
             )
@@ -79,7 +81,7 @@ class FaultKeywords(LibraryComponent):
     @keyword
     def reply_to_data(
         self, reply: str, times: int | None = None, **conditions: str
-    ) -> None:
+    ) -> FaultRule:
         """Answers the end of the next messages with ``reply``; they are not stored.
 
         After ``times`` messages, normal service resumes: this is how a suite
@@ -91,7 +93,9 @@ class FaultKeywords(LibraryComponent):
         | Reply To Data    554 5.6.0 Message rejected    header=X-Campaign: spring
         | Reply To Data    451 4.3.0 Busy    probability=0.1    seed=42
         """
-        self._log(self.server.reply_to_data(reply, times, **rule_options(conditions)))
+        return self._log(
+            self.server.reply_to_data(reply, times, **rule_options(conditions))
+        )
 
     @keyword
     def reply_to_auth(
@@ -100,7 +104,7 @@ class FaultKeywords(LibraryComponent):
         user: str | None = None,
         times: int | None = None,
         **conditions: str,
-    ) -> None:
+    ) -> FaultRule:
         """Answers AUTH of ``user`` (of every user when not given) with ``reply``.
 
         The reply is given even when the password is right, so an
@@ -110,14 +114,14 @@ class FaultKeywords(LibraryComponent):
         | Reply To Auth    535 5.7.8 Authentication credentials invalid    user=alice
         | Reply To Auth    454 4.7.0 Temporary authentication failure    times=1
         """
-        self._log(
+        return self._log(
             self.server.reply_to_auth(reply, user, times, **rule_options(conditions))
         )
 
     @keyword
     def disconnect_on(
         self, command: Command, times: int | None = None, **conditions: str
-    ) -> None:
+    ) -> FaultRule:
         """Drops the connection, without a reply, when ``command`` arrives.
 
         ``command`` is an SMTP command (``EHLO``, ``MAIL``, ``RCPT``, ``DATA``...)
@@ -128,7 +132,9 @@ class FaultKeywords(LibraryComponent):
         | Disconnect On    RCPT    times=1
         | Disconnect On    end of data    times=3    recipient=bob@example.com
         """
-        self._log(self.server.disconnect_on(command, times, **rule_options(conditions)))
+        return self._log(
+            self.server.disconnect_on(command, times, **rule_options(conditions))
+        )
 
     @keyword
     def delay_reply(
@@ -137,7 +143,7 @@ class FaultKeywords(LibraryComponent):
         delay: timedelta,
         times: int | None = None,
         **conditions: str,
-    ) -> None:
+    ) -> FaultRule:
         """Waits ``delay`` before handling ``command``: a slow server.
 
         Use it to test client timeouts. ``command`` as in `Disconnect On`,
@@ -146,7 +152,7 @@ class FaultKeywords(LibraryComponent):
         | Delay Reply    DATA    3 s
         | Delay Reply    end of data    1 minute    times=1
         """
-        self._log(
+        return self._log(
             self.server.delay_reply(
                 command, not_negative(delay, "delay"), times, **rule_options(conditions)
             )
@@ -162,7 +168,7 @@ class FaultKeywords(LibraryComponent):
         close: bool = False,
         times: int | None = None,
         **conditions: str,
-    ) -> None:
+    ) -> FaultRule:
         """Refuses mail beyond ``count`` messages in any period ``per``, as providers do.
 
         Accepted messages are counted in a sliding window, by ``sender``,
@@ -176,7 +182,7 @@ class FaultKeywords(LibraryComponent):
         | Limit Message Rate    100    per=1 min    reply=421 4.7.0 Too many messages    close=True
         | Limit Message Rate    1    per=1 min    times=2
         """
-        self._log(
+        return self._log(
             self.server.limit_message_rate(
                 count,
                 not_negative(per, "per"),
@@ -195,7 +201,7 @@ class FaultKeywords(LibraryComponent):
         reply: str = "452 4.5.3 Too many recipients",
         times: int | None = None,
         **conditions: str,
-    ) -> None:
+    ) -> FaultRule:
         """Answers every RCPT TO beyond the first ``count`` of a message with ``reply``.
 
         A client that handles ``452`` sends the rest in another message.
@@ -206,7 +212,7 @@ class FaultKeywords(LibraryComponent):
         | Limit Recipients    50    reply=552 5.5.3 Too many recipients
         | Limit Recipients    1    times=1
         """
-        self._log(
+        return self._log(
             self.server.limit_recipients(
                 count, reply, times, **rule_options(conditions)
             )
@@ -215,7 +221,7 @@ class FaultKeywords(LibraryComponent):
     @keyword
     def throttle_data(
         self, rate: str, times: int | None = None, **conditions: str
-    ) -> None:
+    ) -> FaultRule:
         """Makes the server take its time over the message data, for send timeouts.
 
         The reply to the end of the message comes only after the message's
@@ -230,14 +236,18 @@ class FaultKeywords(LibraryComponent):
         | Throttle Data    1 MB/s    recipient=big@example.com
         | Throttle Data    100 kB/s    times=1
         """
-        self._log(self.server.throttle_data(rate, times, **rule_options(conditions)))
+        return self._log(
+            self.server.throttle_data(rate, times, **rule_options(conditions))
+        )
 
     @keyword
     def get_fault_rules(self) -> list[FaultRule]:
         """Returns the active fault rules, each with how often it fired, and logs them.
 
         Each rule has ``action``, ``command``, ``reply``, ``times`` (how many
-        more times it applies; ``None``: until cleared) and ``fired``.
+        more times it applies; ``None``: until cleared) and ``fired``. A rule
+        whose ``times`` are used up is no longer active and not listed: the
+        rule its keyword returned still tells how often it fired.
 
         | Reply To Data    451 4.3.0 Later    times=2
         | ${rules} =    Get Fault Rules
@@ -255,8 +265,9 @@ class FaultKeywords(LibraryComponent):
         """
         self.server.clear_faults()
 
-    def _log(self, rule: FaultRule) -> None:
+    def _log(self, rule: FaultRule) -> FaultRule:
         logger.info(rule.summary())
+        return rule
 
     @keyword
     def get_rejected_commands(self, command: Command | None = None) -> list[Rejection]:
@@ -266,7 +277,8 @@ class FaultKeywords(LibraryComponent):
         dropped connections have the reply ``(connection dropped)``, and TLS
         handshakes the client broke off are ``STARTTLS`` entries with the
         reason. Only the most recent 1000 are kept. ``command`` keeps those
-        of one command.
+        of one command; ``DATA`` also keeps the rejected messages (``END OF
+        DATA``), which ``END OF DATA`` keeps alone.
 
         | ${rejected} =    Get Rejected Commands    RCPT
         | Should Start With    ${rejected[0].reply}    550

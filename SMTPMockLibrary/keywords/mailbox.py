@@ -39,6 +39,7 @@ class MailboxKeywords(LibraryComponent):
     def received_message_count_should_be(
         self,
         count: int,
+        *,
         msg: str | None = None,
         inbox: str | None = None,
         **filters: str,
@@ -56,6 +57,7 @@ class MailboxKeywords(LibraryComponent):
     def message_matching_should_have_been_received(
         self,
         regex: str,
+        *,
         msg: str | None = None,
         inbox: str | None = None,
         **filters: str,
@@ -63,7 +65,8 @@ class MailboxKeywords(LibraryComponent):
         """Fails unless a received message matches the regular expression ``regex``.
 
         ``regex`` is searched like the ``matching`` filter: in the source, the
-        decoded headers and the decoded text. Other `filters` narrow the
+        decoded headers and the decoded text. It also takes ``regexp:`` and
+        ``glob:``; a glob must match the whole text. Other `filters` narrow the
         search. Returns the first matching message.
 
         | Message Matching Should Have Been Received    Your code is \\\\d{6}
@@ -75,6 +78,7 @@ class MailboxKeywords(LibraryComponent):
     def message_matching_should_not_have_been_received(
         self,
         regex: str,
+        *,
         msg: str | None = None,
         inbox: str | None = None,
         **filters: str,
@@ -89,6 +93,7 @@ class MailboxKeywords(LibraryComponent):
     def message_should_not_be_received(
         self,
         within: timedelta = timedelta(0),
+        *,
         msg: str | None = None,
         inbox: str | None = None,
         **filters: str,
@@ -110,6 +115,7 @@ class MailboxKeywords(LibraryComponent):
     def wait_until_message_is_received(
         self,
         timeout: timedelta | None = None,
+        *,
         msg: str | None = None,
         inbox: str | None = None,
         **filters: str,
@@ -143,6 +149,7 @@ class MailboxKeywords(LibraryComponent):
         self,
         count: int,
         timeout: timedelta | None = None,
+        *,
         msg: str | None = None,
         inbox: str | None = None,
         **filters: str,

@@ -34,7 +34,8 @@ class MessageKeywords(LibraryComponent):
 
         Links are in order of appearance, without duplicates, with HTML
         entities decoded. ``matching`` keeps only the links that the regular
-        expression matches (``re.search``).
+        expression matches (``re.search``); it also takes ``regexp:`` and
+        ``glob:`` (a glob matches the whole link: ``glob:*/confirm?*``).
 
         | ${links} =    Get Links From Message    ${msg}
         | ${confirm} =    Get Links From Message    ${msg}    matching=/confirm\\\\?token=
@@ -212,8 +213,11 @@ class MessageKeywords(LibraryComponent):
         Spanish (*código*), Italian, Dutch, Portuguese and more; in the
         subject, the text body and the text of the HTML body. Next come link
         parameters named like a code (``?otp=``, ``?code=``, ``?pin=``; they
-        win over the other parameters of the link), and last a run of digits
-        standing alone in a mail without any other number.
+        win over the other parameters of the link), and last a run of digits,
+        or two or three spaced groups of them (``482 193``), standing alone in
+        a mail without any other number. The subject counts as the paragraph
+        above the body: a subject such as *Your code* announces a code at the
+        top of the body.
 
         Spaced digits are joined (``48 21 93`` gives ``482193``), a hyphenated
         code is returned as written (``G-482193``). Dates, years, times,

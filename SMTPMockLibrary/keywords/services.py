@@ -88,8 +88,10 @@ class ServiceKeywords(LibraryComponent):
         served over IMAP and POP3, and seen by every query and wait keyword,
         exactly as if it had been received. ``source`` is the message as
         bytes, as text (line endings become ``\\r\\n``) or the path of an
-        ``.eml`` file. Give at least one recipient; ``sender`` is the envelope
-        sender.
+        ``.eml`` file. Text of one line is a path when it names a file, or
+        ends in ``.eml`` or contains ``/`` and does not start like a header
+        (``Subject: hi`` is a message); a path naming no file fails. Give at
+        least one recipient; ``sender`` is the envelope sender.
 
         | ${msg} =    Deliver Message    Subject: Re: Order 1001\\n\\nThanks, it arrived.    support@example.com    sender=carol@example.com
         | ${path} =    Save Message As EML    ${msg}    ${OUTPUT DIR}/reply.eml
