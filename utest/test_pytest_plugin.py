@@ -72,7 +72,8 @@ class TestASessionServerMadeWithUsers:
     gets those users back, whatever an earlier test did to them."""
 
     @pytest.fixture(scope="class")
-    def smtp_mock_server(self) -> Iterator[MockSMTPServer]:
+    @classmethod
+    def smtp_mock_server(cls) -> Iterator[MockSMTPServer]:
         with MockSMTPServer(users="alice:s3cret") as server:
             yield server
 
