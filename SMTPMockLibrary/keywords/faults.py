@@ -109,7 +109,10 @@ class FaultKeywords(LibraryComponent):
 
         The reply is given even when the password is right, so an
         application's path for bad credentials (``535``) or a temporary
-        authentication failure (``454``) can be tested.
+        authentication failure (``454``) can be tested. ``times`` counts AUTH
+        commands: a client that tries the next mechanism after a refusal (as
+        Python's ``smtplib`` ``login()`` does, PLAIN then LOGIN) needs one
+        refusal for each, or no ``times``.
 
         | Reply To Auth    535 5.7.8 Authentication credentials invalid    user=alice
         | Reply To Auth    454 4.7.0 Temporary authentication failure    times=1
