@@ -10,15 +10,17 @@ smtpmock --imap 1143 --pop3 1110 # also let mail clients and fetching apps read 
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import signal
 import sys
+import tempfile
 import threading
 from pathlib import Path
 from typing import Any, TextIO
 
 from .errors import ConfigurationError, ServerError
-from .files import save_messages
+from .files import directory_for_saving, save_messages
 from .message import ReceivedMessage
 from .server import DEFAULT_MAX_MESSAGE_SIZE, MockSMTPServer
 from .tls import TLS_MODES
@@ -40,7 +42,12 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--port", type=int, default=1025, help="port (default 1025, 0: free)"
     )
-    parser.add_argument("--tls", choices=TLS_MODES, default="none")
+    parser.add_argument(
+        "--tls",
+        choices=TLS_MODES,
+        default="none",
+        help="STARTTLS, or TLS from the first byte (implicit); default none",
+    )
     parser.add_argument(
         "--require-tls", action="store_true", help="refuse MAIL before STARTTLS"
     )
@@ -60,7 +67,11 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
         default=DEFAULT_MAX_MESSAGE_SIZE,
         help="largest message in bytes (0: no limit)",
     )
-    parser.add_argument("--save-dir", type=Path, help="save every message here as .eml")
+    parser.add_argument(
+        "--save-dir",
+        type=Path,
+        help="save every message here as .eml (made if missing)",
+    )
     output = parser.add_mutually_exclusive_group()
     output.add_argument(
         "--quiet", action="store_true", help="print nothing per message"
@@ -109,15 +120,28 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
         help="also serve the mailbox over IMAP on PORT (needs the [imap] extra); "
         "every recipient logs in with its address, '*' sees all mail",
     )
-    parser.add_argument("--imap-tls", choices=TLS_MODES, default="none")
+    parser.add_argument(
+        "--imap-tls", choices=TLS_MODES, default="none", help="TLS for --imap"
+    )
     parser.add_argument(
         "--pop3", type=int, metavar="PORT", help="also serve the mailbox over POP3"
     )
-    parser.add_argument("--pop3-tls", choices=TLS_MODES, default="none")
+    parser.add_argument(
+        "--pop3-tls", choices=TLS_MODES, default="none", help="TLS for --pop3"
+    )
     parser.add_argument(
         "--version", action="version", version=f"smtpmock {__version__}"
     )
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    for option, needs in (
+        ("imap_tls", "imap"),
+        ("pop3_tls", "pop3"),
+        ("keyfile", "certfile"),
+    ):
+        given = getattr(args, option) not in (None, "none")
+        if given and getattr(args, needs) is None:
+            parser.error(f"--{option.replace('_', '-')} needs --{needs}")
+    return args
 
 
 def message_line(message: ReceivedMessage) -> str:
@@ -159,6 +183,8 @@ def message_json(message: ReceivedMessage, saved: str | None) -> str:
 
 
 def serve(args: argparse.Namespace, out: TextIO, stop: threading.Event) -> None:
+    if args.save_dir:
+        check_save_dir(args.save_dir)
     server = MockSMTPServer(
         args.host,
         args.port,
@@ -198,7 +224,9 @@ def serve(args: argparse.Namespace, out: TextIO, stop: threading.Event) -> None:
                         "ca_file": server.ca_file,
                         "http_port": http_port,
                         "imap_port": imap_port,
+                        "imap_tls": args.imap_tls if imap_port is not None else None,
                         "pop3_port": pop3_port,
+                        "pop3_tls": args.pop3_tls if pop3_port is not None else None,
                         "remote_port": remote.server_port
                         if remote is not None
                         else None,
@@ -222,11 +250,14 @@ def serve(args: argparse.Namespace, out: TextIO, stop: threading.Event) -> None:
                     file=out,
                     flush=True,
                 )
-            for name, read_back_port in (("IMAP", imap_port), ("POP3", pop3_port)):
+            for name, read_back_port, tls in (
+                ("IMAP", imap_port, args.imap_tls),
+                ("POP3", pop3_port, args.pop3_tls),
+            ):
                 if read_back_port is not None:
                     print(
-                        f"{name}: {args.host}:{read_back_port} (log in as a "
-                        "recipient, or '*' for all mail)",
+                        f"{name}: {args.host}:{read_back_port} (TLS: {tls}; log in "
+                        "as a recipient, or '*' for all mail)",
                         file=out,
                         flush=True,
                     )
@@ -240,15 +271,13 @@ def serve(args: argparse.Namespace, out: TextIO, stop: threading.Event) -> None:
         while not stop.is_set():
             for message in server.messages.wait_for_arrivals(last, timeout=0.2):
                 last = message.sequence
-                saved = (
-                    save_messages([message], args.save_dir)[0]
-                    if args.save_dir
-                    else None
-                )
+                saved = save(message, args.save_dir) if args.save_dir else None
                 if args.json:
                     print(message_json(message, saved), file=out, flush=True)
                 elif not args.quiet:
                     print(message_line(message), file=out, flush=True)
+                    if saved:
+                        print(f"  saved as {saved}", file=out, flush=True)
                     if args.verbose:
                         print(message_details(message), file=out, flush=True)
     finally:
@@ -264,6 +293,33 @@ def serve(args: argparse.Namespace, out: TextIO, stop: threading.Event) -> None:
             )
         else:
             print(f"Stopped after {stored} message(s).", file=out, flush=True)
+
+
+def check_save_dir(directory: Path) -> None:
+    """Make ``directory`` if missing; a clear error now if it cannot hold files,
+    rather than at the first message."""
+    try:
+        directory_for_saving(directory)
+        with tempfile.TemporaryFile(dir=directory):
+            pass
+    except OSError as error:
+        raise ConfigurationError(
+            f"Cannot save messages in '{directory}': {error.strerror or error}."
+        ) from None
+
+
+def save(message: ReceivedMessage, directory: Path) -> str | None:
+    """Save ``message`` as .eml; a failure (a full disk) is told, and serving goes on."""
+    try:
+        return save_messages([message], directory)[0]
+    except (OSError, ConfigurationError) as error:
+        reason = getattr(error, "strerror", None) or error
+        print(
+            f"smtpmock: message #{message.sequence} not saved: {reason}",
+            file=sys.stderr,
+            flush=True,
+        )
+        return None
 
 
 def start_remote(server: MockSMTPServer, args: argparse.Namespace) -> Any:
@@ -287,7 +343,18 @@ def start_remote(server: MockSMTPServer, args: argparse.Namespace) -> Any:
         serve=False,
         allow_remote_stop=False,
     )
-    remote.activate()  # binds the port now, so that it can be printed
+    try:
+        remote.activate()  # binds the port now, so that it can be printed
+    except OSError as error:
+        reason = (
+            "the port is already in use"
+            if error.errno == errno.EADDRINUSE
+            else error.strerror or str(error)
+        )
+        raise ServerError(
+            f"Cannot start the Remote library server on "
+            f"{args.remote_host}:{args.remote}: {reason}."
+        ) from None
     threading.Thread(target=remote.serve, kwargs={"log": False}, daemon=True).start()
     return remote
 

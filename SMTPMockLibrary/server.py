@@ -508,8 +508,10 @@ class MockSMTPServer(MessageQueries):
         if mode != "none" and serving.tls is None:
             serving.tls = server_tls(self.host, self.certfile, self.keyfile)
         context = serving.tls.context if mode != "none" and serving.tls else None
+        port = validate_port(port)
+        self._stop_service(name)  # replaced, and its port free to bind again
         try:
-            sockets = bind_sockets(self.host, validate_port(port))
+            sockets = bind_sockets(self.host, port)
         except ServerError as error:
             raise ServerError(
                 str(error).replace("SMTP server", f"{name.upper()} server")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -147,3 +148,87 @@ def test_remote_without_its_extra_is_one_line_naming_it():
         "smtpmock: --remote needs robotremoteserver: "
         "pip install robotframework-smtpmocklibrary[remote]\n"
     )
+
+
+def run_cli(*arguments: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "SMTPMockLibrary", "--port", "0", *arguments],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+
+
+def test_a_save_dir_that_cannot_hold_files_is_refused_at_start(tmp_path):
+    blocker = tmp_path / "mail"
+    blocker.write_text("a file, not a directory")
+    run = run_cli("--save-dir", str(blocker))
+    assert run.returncode == 2
+    assert run.stderr == (
+        f"smtpmock: Cannot save into '{blocker}': '{blocker}' is a file, "
+        "not a directory.\n"
+    )
+
+
+def test_a_message_that_cannot_be_saved_is_told_and_serving_goes_on(tmp_path):
+    target = tmp_path / "mail"
+    command = [sys.executable, "-m", "SMTPMockLibrary", "--port", "0"]
+    process = subprocess.Popen(
+        [*command, "--save-dir", str(target)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    port = port_of(process.stdout.readline())
+    target.rmdir()
+    target.write_text("the directory was replaced by a file")
+    send(port, compose(subject="Unsaved"))
+    assert "'Unsaved'" in process.stdout.readline()
+    send(port, compose(subject="Still served"))
+    assert "'Still served'" in process.stdout.readline()
+    process.terminate()
+    rest, errors = process.communicate(timeout=10)
+    assert "Stopped after 2 message(s)." in rest
+    assert errors.splitlines() == [
+        f"smtpmock: message #{n} not saved: Cannot save into '{target}': "
+        f"'{target}' is a file, not a directory."
+        for n in (1, 2)
+    ]
+
+
+def test_a_saved_message_names_its_file(tmp_path):
+    process, first = start("--save-dir", str(tmp_path))
+    send(port_of(first), compose(subject="Kept"))
+    process.stdout.readline()
+    saved_line = process.stdout.readline()
+    process.terminate()
+    process.communicate(timeout=10)
+    assert saved_line == f"  saved as {tmp_path / '0001-Kept.eml'}\n"
+
+
+def test_a_remote_port_in_use_is_one_line():
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        run = run_cli("--remote", str(port))
+    assert run.returncode == 2
+    assert run.stderr == (
+        f"smtpmock: Cannot start the Remote library server on 127.0.0.1:{port}: "
+        "the port is already in use.\n"
+    )
+
+
+@pytest.mark.parametrize(
+    "arguments, error",
+    [
+        (["--imap-tls", "starttls"], "--imap-tls needs --imap"),
+        (["--pop3-tls", "implicit"], "--pop3-tls needs --pop3"),
+        (["--keyfile", "key.pem"], "--keyfile needs --certfile"),
+    ],
+)
+def test_an_option_without_the_one_it_belongs_to_is_an_error(arguments, error):
+    run = run_cli(*arguments)
+    assert run.returncode == 2
+    assert run.stderr.splitlines()[-1] == f"smtpmock: error: {error}"

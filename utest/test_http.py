@@ -306,6 +306,8 @@ def test_send_puts_a_message_into_the_mailbox(server, api):
     assert message.headers["X-Order"] == "42"
     assert [a.filename for a in message.attachments] == ["r.csv"]
     assert api.get(f"/api/v1/message/{answer['ID']}")["Tags"] == ["receipt"]
+    # Stored with CRLF line endings, as SMTP stores mail and IMAP/POP3 serve it.
+    assert message.raw.count(b"\n") == message.raw.count(b"\r\n") > 10
 
 
 @pytest.mark.parametrize(

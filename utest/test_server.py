@@ -7,6 +7,7 @@ import os
 import smtplib
 import socket
 import ssl
+import sys
 import threading
 import time
 import weakref
@@ -303,3 +304,23 @@ def test_a_handler_error_is_recorded_and_answered_not_swallowed(server):
     del server.messages.add
     send(server.port)
     assert len(server.messages) == 1
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.mark.parametrize("service", ["pop3", "imap"])
+def test_a_read_back_service_started_again_on_its_fixed_port_replaces_itself(service):
+    if service == "imap" and sys.version_info < (3, 11):
+        pytest.skip("pymap, behind the [imap] extra, needs Python 3.11 or newer")
+    port = _free_port()
+    with MockSMTPServer() as server:
+        start = getattr(server, f"start_{service}")
+        assert start(port) == port
+        assert start(port, tls="starttls") == port
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as client:
+            greeting = client.recv(200)
+        assert greeting.startswith(b"+OK" if service == "pop3" else b"* OK")

@@ -7,6 +7,7 @@ import binascii
 import mimetypes
 from email.headerregistry import Address
 from email.message import EmailMessage
+from email.policy import SMTP
 from email.utils import formatdate, make_msgid, parseaddr
 from typing import Any
 
@@ -72,7 +73,9 @@ def build_message(request: Any) -> tuple[bytes, str, list[str]]:
         message.add_alternative(html, subtype="html")
     for entry in _list(request, "Attachments"):
         _attach(message, entry)
-    return message.as_bytes(), sender, recipients
+    # CRLF, as every message received over SMTP is stored, and as IMAP and
+    # POP3 serve it.
+    return message.as_bytes(policy=SMTP), sender, recipients
 
 
 def _attach(message: EmailMessage, entry: Any) -> None:
