@@ -39,6 +39,10 @@ class WaitTimeout(AssertionError):
     ROBOT_SUPPRESS_NAME = True
 
 
+class WaitInterrupted(Exception):
+    """A wait ended before its timeout because nothing more can arrive."""
+
+
 class Mailbox:
     """Messages in arrival order; written by the server thread, read by tests.
 
@@ -52,6 +56,8 @@ class Mailbox:
         self._rejection_count = 0
         self._sequence = 0
         self._generation = 0
+        self._interruptions = 0
+        self._interrupted_because = ""
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
         self._waiting = 0  # threads in self._changed.wait()
@@ -157,6 +163,14 @@ class Mailbox:
             self._generation += 1
             self._changed.notify_all()
 
+    def interrupt_waits(self, reason: str) -> None:
+        """End the waits for new mail running now: they raise
+        ``WaitInterrupted(reason)`` (the server stopped: nothing will come)."""
+        with self._changed:
+            self._interruptions += 1
+            self._interrupted_because = reason
+            self._changed.notify_all()
+
     def wait_for_new_message(
         self,
         message_filter: MessageFilter,
@@ -188,7 +202,7 @@ class Mailbox:
                             return message
             return None
 
-        return self._wait_until(find, timeout)
+        return self._wait_until(find, timeout, interruptible=True)
 
     def wait_for_arrivals(
         self, after_sequence: int, timeout: float
@@ -234,19 +248,25 @@ class Mailbox:
             )
             return True if matched == expected else None
 
-        return bool(self._wait_until(reached, timeout))
+        return bool(self._wait_until(reached, timeout, interruptible=True))
 
     def _wait_until(
-        self, check: Callable[[list[ReceivedMessage], bool], T | None], timeout: float
+        self,
+        check: Callable[[list[ReceivedMessage], bool], T | None],
+        timeout: float,
+        interruptible: bool = False,
     ) -> T | None:
         """Give ``check`` the stored messages, then each batch of new arrivals,
-        until it returns something or ``timeout`` seconds pass.
+        until it returns something or ``timeout`` seconds pass; an
+        ``interruptible`` wait raises ``WaitInterrupted`` when
+        ``interrupt_waits()`` is called meanwhile.
 
         ``check`` runs outside the lock, so parsing a message never holds up
         the server thread storing the next one.
         """
         deadline = time.monotonic() + timeout
         with self._changed:
+            interruptions = self._interruptions
             generation = self._generation
             seen = len(self._messages)
             new = list(self._messages)
@@ -257,6 +277,8 @@ class Mailbox:
                 return result
             with self._changed:
                 while seen == len(self._messages) and generation == self._generation:
+                    if interruptible and interruptions != self._interruptions:
+                        raise WaitInterrupted(self._interrupted_because)
                     remaining = deadline - time.monotonic()
                     if remaining <= 0:
                         return None

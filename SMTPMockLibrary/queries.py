@@ -18,7 +18,7 @@ from .errors import ConfigurationError
 from .files import save_messages
 from .filters import MessageFilter
 from .listing import count_text, listing
-from .mailbox import Mailbox
+from .mailbox import Mailbox, WaitInterrupted
 from .message import ReceivedMessage
 
 
@@ -92,7 +92,14 @@ class MessageQueries:
         """
         seconds = check_timeout(timeout)
         wanted = self._where(filters)
-        message = self.messages.wait_for_new_message(wanted, seconds, self._claimed)
+        try:
+            message = self.messages.wait_for_new_message(wanted, seconds, self._claimed)
+        except WaitInterrupted as stopped:
+            raise AssertionError(
+                msg
+                or f"No new message ({wanted.describe()}): {stopped} while waiting."
+                f"\n{self._listing(wanted)}"
+            ) from None
         if message is None:
             raise AssertionError(
                 msg
@@ -108,14 +115,17 @@ class MessageQueries:
         check_count(count)
         seconds = check_timeout(timeout)
         wanted = self._where(filters)
-        reached = self.messages.wait_for_count(count, wanted, seconds)
+        when = f"within {secs_to_timestr(seconds)}"
+        try:
+            reached = self.messages.wait_for_count(count, wanted, seconds)
+        except WaitInterrupted as stopped:
+            reached, when = False, f"({stopped} while waiting)"
         found = self.messages.select(wanted)
         if not reached or len(found) != count:
             raise AssertionError(
                 msg
-                or f"Expected {count_text(count)} ({wanted.describe()}) within "
-                f"{secs_to_timestr(seconds)}, but received {len(found)}.\n"
-                f"{self._listing(wanted, counted=True)}"
+                or f"Expected {count_text(count)} ({wanted.describe()}) {when}, "
+                f"but received {len(found)}.\n{self._listing(wanted, counted=True)}"
             )
         return found
 

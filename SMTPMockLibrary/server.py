@@ -181,6 +181,7 @@ class MockSMTPServer(MessageQueries):
         """Close the port and every open session, and end the server thread."""
         if self._serving is None:
             return
+        self.messages.interrupt_waits(f"the mock SMTP server at {self.address} stopped")
         self._stop_services()
         self._serving, self._port = None, None
         if self._finalizer is not None:

@@ -8,7 +8,7 @@ import time
 import pytest
 from helpers import compose, send
 
-from SMTPMockLibrary import ConfigurationError
+from SMTPMockLibrary import ConfigurationError, MockSMTPServer
 from SMTPMockLibrary.filters import MessageFilter
 
 
@@ -300,3 +300,46 @@ def test_a_wrong_type_in_python_is_a_clear_error_at_once(server, call, error):
         call(server)
     assert str(failure.value) == error
     assert time.monotonic() - started < 0.5
+
+
+def test_a_wait_ends_at_once_when_the_server_stops_meanwhile():
+    server = MockSMTPServer()
+    address = server.address
+    send(server.port, compose(subject="Earlier"), recipients=["bob@example.com"])
+    stopper = threading.Timer(0.3, server.stop)
+    stopper.start()
+    started = time.monotonic()
+    with pytest.raises(AssertionError) as failure:
+        server.wait_for_message(recipient="alice@example.com", timeout=30)
+    assert time.monotonic() - started < 5
+    assert str(failure.value).splitlines()[:2] == [
+        f"No new message (recipient=alice@example.com): the mock SMTP server at "
+        f"{address} stopped while waiting.",
+        "Received 1 message:",
+    ]
+    stopper.join()
+
+
+def test_a_count_wait_ends_at_once_when_the_server_stops_meanwhile():
+    server = MockSMTPServer()
+    address = server.address
+    stopper = threading.Timer(0.3, server.stop)
+    stopper.start()
+    started = time.monotonic()
+    with pytest.raises(AssertionError) as failure:
+        server.wait_for_message_count(2, timeout=30)
+    assert time.monotonic() - started < 5
+    assert str(failure.value).splitlines()[0] == (
+        f"Expected 2 messages (no filter) (the mock SMTP server at {address} "
+        "stopped while waiting), but received 0."
+    )
+    stopper.join()
+
+
+def test_waits_after_a_stop_still_see_delivered_mail():
+    server = MockSMTPServer()
+    server.stop()
+    server.deliver("Subject: Written by the test\n\nHi", "alice@example.com")
+    assert server.wait_for_message(timeout=1).subject == "Written by the test"
+    server.deliver("Subject: Second\n\nHi", "alice@example.com")
+    assert len(server.wait_for_message_count(2, timeout=1)) == 2
