@@ -31,8 +31,9 @@ def smtp_mock_server() -> Iterator[MockSMTPServer]:
 @pytest.fixture
 def smtp_mock(smtp_mock_server: MockSMTPServer) -> Iterator[MockSMTPServer]:
     """The session's server, running (started again if a test stopped it)
-    and fresh: no messages, fault rules or inboxes, and the users it was
-    made with, whatever earlier tests did.
+    and fresh: no messages, fault rules or inboxes, the users it was made
+    with, and only the read-back services it was made with, whatever
+    earlier tests did.
 
     A server started again has a new port: read ``smtp_mock.port`` in each
     test.
@@ -41,7 +42,10 @@ def smtp_mock(smtp_mock_server: MockSMTPServer) -> Iterator[MockSMTPServer]:
         smtp_mock_server.start()
     _fresh(smtp_mock_server)
     users = _users_of(smtp_mock_server)
+    services = set(smtp_mock_server.services)
     yield smtp_mock_server
+    for name in set(smtp_mock_server.services) - services:
+        smtp_mock_server.stop_service(name)
     smtp_mock_server.set_users(users)
     _fresh(smtp_mock_server)
 

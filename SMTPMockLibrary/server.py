@@ -444,7 +444,7 @@ class MockSMTPServer(MessageQueries):
             raise ServerError(
                 f"Start the mock SMTP server before its {name.upper()} service."
             )
-        self._stop_service(name)
+        self.stop_service(name)
         port = service.start()
         self._services[name] = service
         return port
@@ -510,7 +510,7 @@ class MockSMTPServer(MessageQueries):
             serving.tls = server_tls(self.host, self.certfile, self.keyfile)
         context = serving.tls.context if mode != "none" and serving.tls else None
         port = validate_port(port)
-        self._stop_service(name)  # replaced, and its port free to bind again
+        self.stop_service(name)  # replaced, and its port free to bind again
         try:
             sockets = bind_sockets(self.host, port)
         except ServerError as error:
@@ -555,14 +555,21 @@ class MockSMTPServer(MessageQueries):
         service = self._services.get("http")
         return getattr(service, "port", None)
 
-    def _stop_service(self, name: str) -> None:
+    @property
+    def services(self) -> dict[str, int | None]:
+        """The read-back services running (``imap``, ``pop3``, ``http``) and their ports."""
+        return {name: self._service_port(name) for name in self._services}
+
+    def stop_service(self, name: str) -> None:
+        """Stop the read-back service ``name`` (``imap``, ``pop3`` or ``http``),
+        if it runs; the SMTP server and the mailbox go on."""
         service = self._services.pop(name, None)
         if service is not None:
             service.stop()
 
     def _stop_services(self) -> None:
         for name in list(self._services):
-            self._stop_service(name)
+            self.stop_service(name)
 
     # The classic smtpd-recipe API this library replaces.
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import smtplib
+import socket
 from collections.abc import Iterator
 
 import pytest
@@ -11,6 +12,7 @@ from helpers import compose, send
 from SMTPMockLibrary import MockSMTPServer
 
 FACTORY_SERVERS: list[MockSMTPServer] = []
+STARTED_SERVICE_PORTS: list[int] = []
 
 
 def test_smtp_mock_is_a_running_server_on_a_free_loopback_port(smtp_mock):
@@ -65,6 +67,37 @@ def test_smtp_mock_runs_again_after_an_earlier_test_stopped_it(smtp_mock):
     assert smtp_mock.running and smtp_mock.port > 0
     send(smtp_mock.port, compose(subject="Back"), recipients=["alice@example.com"])
     assert smtp_mock.wait_for_message(timeout=5).subject == "Back"
+
+
+def test_a_test_starts_a_read_back_service(smtp_mock):
+    assert smtp_mock.services == {}
+    port = smtp_mock.start_pop3()
+    assert smtp_mock.services == {"pop3": port}
+    STARTED_SERVICE_PORTS.append(port)
+
+
+def test_the_next_test_has_no_service_an_earlier_test_started(smtp_mock):
+    assert smtp_mock.services == {}
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", STARTED_SERVICE_PORTS[0]), timeout=2)
+
+
+class TestASessionServerMadeWithAService:
+    """Services the project's own ``smtp_mock_server`` started stay."""
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def smtp_mock_server(cls) -> Iterator[MockSMTPServer]:
+        with MockSMTPServer() as server:
+            server.start_pop3()
+            yield server
+
+    def test_a_test_starts_another_service(self, smtp_mock):
+        smtp_mock.start_http()
+        assert sorted(smtp_mock.services) == ["http", "pop3"]
+
+    def test_the_next_test_keeps_the_session_service_only(self, smtp_mock):
+        assert list(smtp_mock.services) == ["pop3"]
 
 
 class TestASessionServerMadeWithUsers:
