@@ -62,6 +62,7 @@ class Mailbox:
         self._changed = threading.Condition(self._lock)
         self._waiting = 0  # threads in self._changed.wait()
         self._listeners: list[Callable[[ReceivedMessage], None]] = []
+        self._reset_listeners: list[Callable[[], None]] = []
         self.listener_errors: list[Exception] = []
 
     # Writing: called on the server thread.
@@ -95,6 +96,15 @@ class Mailbox:
     def remove_listener(self, listener: Callable[[ReceivedMessage], None]) -> None:
         # == rather than is: each access to obj.method makes a new bound method.
         self._listeners = [x for x in self._listeners if x != listener]
+
+    def add_reset_listener(self, listener: Callable[[], None]) -> None:
+        """Call ``listener()`` after each reset that empties the mailbox, on
+        the resetting thread, with the same rules as ``add_listener``: this is
+        how IMAP sessions in IDLE hear of a reset at once."""
+        self._reset_listeners = [*self._reset_listeners, listener]
+
+    def remove_reset_listener(self, listener: Callable[[], None]) -> None:
+        self._reset_listeners = [x for x in self._reset_listeners if x != listener]
 
     def add_rejection(self, rejection: Rejection) -> None:
         with self._changed:
@@ -162,6 +172,11 @@ class Mailbox:
             self._rejection_count = 0
             self._generation += 1
             self._changed.notify_all()
+        for listener in self._reset_listeners:
+            try:
+                listener()
+            except Exception as error:  # a read-back service must not fail a reset
+                self.listener_errors.append(error)
 
     def interrupt_waits(self, reason: str) -> None:
         """End the waits for new mail running now: they raise

@@ -15,6 +15,7 @@ import statistics
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
@@ -289,6 +290,89 @@ def test_a_reset_empties_the_inboxes_for_the_next_login(server):
     again = alice(server)
     assert again.select("INBOX")[1] == [b"1"]
     assert b"Subject: after" in literal(again, "(BODY.PEEK[HEADER])")
+
+
+def noop_until(client: imaplib.IMAP4, kind: str) -> dict[str, list[bytes]]:
+    """NOOP until the server reports ``kind`` (EXISTS or EXPUNGE): what the
+    NOOPs reported, by kind. Delivered mail reaches the INBOX on the server's
+    loop, a moment after ``deliver()`` returns."""
+    client.untagged_responses.clear()  # imaplib keeps SELECT's EXISTS
+    seen: dict[str, list[bytes]] = {}
+    deadline = time.monotonic() + 5
+    while kind not in seen and time.monotonic() < deadline:
+        assert client.noop()[0] == "OK"
+        for name in ("EXPUNGE", "EXISTS"):
+            data = client.response(name)[1]
+            if data != [None]:
+                seen.setdefault(name, []).extend(data)
+    assert kind in seen, f"no {kind} within 5 s: {seen}"
+    return seen
+
+
+def test_a_reset_reaches_a_logged_in_session_as_expunges(server):
+    server.deliver(b"Subject: old\r\n\r\nx\r\n", "alice@example.com")
+    client = alice(server)
+    assert client.select("INBOX")[1] == [b"1"]
+    [old_uid] = uids(client)
+    _, uidvalidity = client.status("INBOX", "(UIDVALIDITY)")
+    server.reset()
+    server.deliver(b"Subject: new\r\n\r\nx\r\n", "alice@example.com")
+    seen = noop_until(client, "EXISTS")
+    assert seen == {"EXPUNGE": [b"1"], "EXISTS": [b"1"]}
+    [new_uid] = uids(client)
+    assert new_uid > old_uid  # never reused
+    subjects = fetch(client, "(BODY.PEEK[HEADER.FIELDS (SUBJECT)])", "1:*")
+    assert b"Subject: new" in subjects and b"Subject: old" not in subjects
+    assert client.status("INBOX", "(UIDVALIDITY)")[1] == uidvalidity
+
+
+def test_a_reset_expunges_only_what_the_session_still_sees(server):
+    for subject in ("expunged by alice", "still seen"):
+        server.deliver(f"Subject: {subject}\r\n\r\nx\r\n".encode(), "alice@example.com")
+    client = alice(server)
+    assert client.select("INBOX")[1] == [b"2"]
+    client.store("1", "+FLAGS", "(\\Deleted)")
+    assert client.expunge()[1] == [b"1"]
+    # In the INBOX (another login waits for that), not yet told to this session.
+    server.deliver(b"Subject: never seen\r\n\r\nx\r\n", "alice@example.com")
+    alice(server).logout()
+    server.reset()
+    assert noop_until(client, "EXPUNGE") == {"EXPUNGE": [b"1"]}
+    assert client.noop()[0] == "OK"
+    assert client.response("EXPUNGE")[1] == [None]
+    assert uids(client) == []
+
+
+def test_a_session_in_idle_hears_of_a_reset_at_once(server):
+    send(server.port)
+    sock, until = raw_session(server)
+    sock.sendall(b"a1 LOGIN alice@example.com s3cret\r\na2 SELECT INBOX\r\n")
+    assert b"* 1 EXISTS\r\n" in until(b"a2 OK")
+    sock.sendall(b"a3 IDLE\r\n")
+    until(b"+ ")
+    sock.settimeout(2)
+    started = time.monotonic()
+    server.reset()
+    assert until(b"* 1 EXPUNGE")
+    assert time.monotonic() - started < 1
+    send(server.port)  # new mail after the reset still wakes IDLE
+    assert until(b"* 1 EXISTS")
+    sock.sendall(b"DONE\r\n")
+    assert until(b"a3 ")[-1].startswith(b"a3 OK")
+
+
+def test_emptying_the_mailbox_over_http_reaches_open_sessions(server):
+    server.start_http()
+    send(server.port)
+    client = alice(server)
+    assert client.select("INBOX")[1] == [b"1"]
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{server.http_port}/api/v1/messages", method="DELETE"
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.status == 200
+    assert noop_until(client, "EXPUNGE") == {"EXPUNGE": [b"1"]}
+    assert uids(client) == []
 
 
 def test_wrong_password_is_refused_and_the_server_keeps_serving(server):

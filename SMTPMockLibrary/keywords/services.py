@@ -40,6 +40,9 @@ class ServiceKeywords(LibraryComponent):
         - *Flags are per user.* Deleting (``\\Deleted`` and ``EXPUNGE``)
           removes a message from that user's view only: the mailbox keywords
           still see it. `Get Message Flags` tells what the application did.
+        - *Resets.* `Reset Mock SMTP Server` reaches sessions already logged
+          in as expunges (at once in ``IDLE``); new mail after it gets higher
+          UIDs, never reused ones.
         - ``tls``: ``none``, ``starttls`` or ``implicit``. The certificate is
           signed by the same throw-away authority as the SMTP server's:
           `Get Mock SMTP Server CA File`.

@@ -7,6 +7,12 @@ catch-all ``*`` (see :mod:`._maildrops`), each with an INBOX filled from the
 server's mailbox and kept current by a mailbox listener, so that a client in
 IDLE hears of a message as soon as it is stored. Flag changes and expunges
 are written through to the maildrops, where the suite reads them.
+
+A reset (``MockSMTPServer.reset()``, or the HTTP API emptying the mailbox)
+reaches open sessions as if another client had expunged what it removed: they
+get ``* n EXPUNGE`` at their next command, or at once in IDLE (a mailbox
+reset listener). UIDVALIDITY stays and UIDs are never reused: mail stored
+after the reset gets UIDs above the old ones.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from datetime import timezone
 from typing import Any
 
 from ..errors import ServerError
+from ..mailbox import Mailbox
 from ..message import ReceivedMessage
 from ._maildrops import EXPUNGED, Maildrops, normalize_login
 from ._on_loop import ServiceOnLoop
@@ -35,7 +42,7 @@ try:
     from pymap.backend.dict import Session as _DictSession
     from pymap.backend.dict.filter import FilterSet
     from pymap.backend.dict.mailbox import MailboxData, MailboxSet, Message
-    from pymap.concurrent import Subsystem
+    from pymap.concurrent import Event, Subsystem
     from pymap.config import BackendCapability
     from pymap.context import connection_exit
     from pymap.exceptions import AuthorizationFailure, InvalidAuth, NotAllowedError
@@ -44,10 +51,12 @@ try:
     from pymap.imap.state import ConnectionState
     from pymap.interfaces.login import IdentityInterface, LoginInterface
     from pymap.interfaces.message import CachedMessage
+    from pymap.mailbox import MailboxSnapshot
     from pymap.parsing.command import Command
     from pymap.parsing.message import AppendMessage
     from pymap.parsing.response import ResponseBad, ResponseBye, ResponseCode
     from pymap.parsing.specials.flag import Flag
+    from pymap.selected import SelectedMailbox
     from pymap.token import AllTokens
     from pymap.user import UserMetadata
     from pysasl.creds.server import ServerCredentials
@@ -58,6 +67,7 @@ except ImportError:  # pragma: no cover - depends on the installed extras
     ) from None
 
 ORIGIN = "imap"
+RESET = None  # in the queue of arrivals: the mailbox was emptied
 _log = logging.getLogger(__name__)
 
 
@@ -89,11 +99,12 @@ class ImapService(ServiceOnLoop):
         super().__init__(maildrops, loop, sockets, tls=tls, ssl_context=ssl_context)
         self._config = _config(ssl_context if tls == "starttls" else None)
         self._users: dict[str, _UserMailboxes] = {}
-        self._arrivals: asyncio.Queue[ReceivedMessage] = asyncio.Queue()
+        self._arrivals: asyncio.Queue[ReceivedMessage | None] = asyncio.Queue()
         self._creating = asyncio.Lock()
         self._tasks: list[asyncio.Task[Any]] = []
         # Made once, so that adding and removing them gets the same objects.
         self._stored_listener = self._on_stored
+        self._reset_listener = self._on_reset
         self._change_observer = self._on_changed
 
     # On the event loop.
@@ -101,6 +112,7 @@ class ImapService(ServiceOnLoop):
     async def _start(self) -> None:
         self._tasks.append(asyncio.create_task(self._deliver_arrivals()))
         self.maildrops.mailbox.add_listener(self._stored_listener)
+        self.maildrops.mailbox.add_reset_listener(self._reset_listener)
         self.maildrops.add_observer(self._change_observer)
         login = _Login(self._config, self)
         imap_server = _IMAPServer(login, self._config)
@@ -123,6 +135,7 @@ class ImapService(ServiceOnLoop):
 
     async def _stop(self) -> None:
         self.maildrops.mailbox.remove_listener(self._stored_listener)
+        self.maildrops.mailbox.remove_reset_listener(self._reset_listener)
         self.maildrops.remove_observer(self._change_observer)
         for server in self._servers:
             server.close()
@@ -140,17 +153,23 @@ class ImapService(ServiceOnLoop):
         with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
             self.loop.call_soon_threadsafe(self._arrivals.put_nowait, message)
 
+    def _on_reset(self) -> None:
+        # Called on the resetting thread, in order with the arrivals.
+        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+            self.loop.call_soon_threadsafe(self._arrivals.put_nowait, RESET)
+
     async def _deliver_arrivals(self) -> None:
         while True:
             message = await self._arrivals.get()
             try:
                 for login, mailboxes in list(self._users.items()):
-                    if self.maildrops.receives(login, message):
+                    if message is RESET:
+                        await mailboxes.inbox.forget_cleared()
+                    elif self.maildrops.receives(login, message):
                         await mailboxes.inbox.add_received(message)
             except Exception as error:  # pymap parses anything seen so far
-                _log.warning(
-                    "IMAP could not add message #%s: %r", message.sequence, error
-                )
+                what = "a reset" if message is RESET else f"message #{message.sequence}"
+                _log.warning("IMAP could not take in %s: %r", what, error)
             finally:
                 self._arrivals.task_done()  # logins wait for this
 
@@ -174,8 +193,7 @@ class ImapService(ServiceOnLoop):
             mailboxes = self._users.get(login)
             if mailboxes is None:
                 mailboxes = self._users[login] = _UserMailboxes(login, self.maildrops)
-            stored = {m.sequence for m in self.maildrops.mailbox.snapshot()}
-            await mailboxes.inbox.forget_cleared(stored)
+            await mailboxes.inbox.forget_cleared()
             for message in self.maildrops.messages(login):
                 await mailboxes.inbox.add_received(message)
         return mailboxes
@@ -274,6 +292,19 @@ class _Connection(IMAPConnection):
         raise EOFError()  # pymap's end of the connection
 
 
+def _oldest_stored(mailbox: Mailbox) -> int | None:
+    """The sequence number of the oldest message in ``mailbox``, if any.
+
+    Sequence numbers only grow and only a reset takes messages out, all of
+    them: a message once stored is still there exactly when its number is
+    not below this one.
+    """
+    try:
+        return mailbox[0].sequence  # one read of the list: no lock needed
+    except IndexError:
+        return None
+
+
 class _Inbox(MailboxData):
     """A user's INBOX: pymap's in-memory mailbox, writing through to the maildrops."""
 
@@ -283,10 +314,17 @@ class _Inbox(MailboxData):
         self.maildrops = maildrops
         self._received: dict[int, ReceivedMessage] = {}  # by UID
         self._uids: dict[int, int] = {}  # UID by server sequence number
+        # No higher than the sequence number of any message in _received:
+        # when the mailbox's oldest is above it, a reset may have removed some.
+        self._oldest_received: int | None = None
+
+    def _still_stored(self, sequence: int) -> bool:
+        oldest = _oldest_stored(self.maildrops.mailbox)
+        return oldest is not None and oldest <= sequence
 
     async def add_received(self, message: ReceivedMessage) -> None:
-        if message.sequence in self._uids:
-            return
+        if message.sequence in self._uids or not self._still_stored(message.sequence):
+            return  # already here, or a reset took it out before it arrived
         flags = frozenset(
             Flag(f.encode())
             for f in self.maildrops.flags(self.login, message)
@@ -296,6 +334,8 @@ class _Inbox(MailboxData):
         stored = await self.append(AppendMessage(message.raw, when, flags))
         self._received[stored.uid] = message
         self._uids[message.sequence] = stored.uid
+        if self._oldest_received is None or message.sequence < self._oldest_received:
+            self._oldest_received = message.sequence
 
     async def update(
         self,
@@ -319,13 +359,51 @@ class _Inbox(MailboxData):
             if message is not None:
                 self.maildrops.remove(self.login, message, EXPUNGED, ORIGIN)
 
-    async def forget_cleared(self, stored: set[int]) -> None:
-        """Drop the messages that a reset took out of the server's mailbox."""
-        gone = [uid for uid, m in self._received.items() if m.sequence not in stored]
+    async def forget_cleared(self) -> None:
+        """Drop the messages that a reset took out of the server's mailbox.
+
+        Open sessions see them expunged, as if by another client. Only what
+        this INBOX still holds is dropped: a message the user expunged, or
+        one that never got here, is not reported again.
+        """
+        gone = [
+            uid
+            for uid, m in self._received.items()
+            if not self._still_stored(m.sequence)
+        ]
         for uid in gone:
             self._uids.pop(self._received.pop(uid).sequence, None)
+        self._oldest_received = min(
+            (m.sequence for m in self._received.values()), default=None
+        )
         if gone:
             await MailboxData.delete(self, gone)  # not the user's expunge
+
+    async def _notice_reset(self) -> None:
+        oldest = self._oldest_received
+        if oldest is not None and not self._still_stored(oldest):
+            await self.forget_cleared()
+
+    # pymap reads the mailbox's state through these two: each first takes in
+    # a reset the queue of arrivals has not brought yet, so that a command
+    # right after it (NOOP, FETCH, SELECT, STATUS...) sees the emptied
+    # mailbox. In IDLE, the reset in the queue drops the messages, which
+    # wakes the session as new mail does.
+
+    async def snapshot(self) -> MailboxSnapshot:
+        await self._notice_reset()
+        return await super().snapshot()
+
+    async def update_selected(
+        self, selected: SelectedMailbox, *, wait_on: Event | None = None
+    ) -> SelectedMailbox:
+        await self._notice_reset()
+        seen = selected.mod_sequence
+        if seen is not None and seen != self._mod_sequences.highest:
+            # Changed between IDLE's reply and this wait (mail, or a reset):
+            # waiting would miss it, as only later changes wake the wait.
+            wait_on = None
+        return await super().update_selected(selected, wait_on=wait_on)
 
     async def follow(self, message: ReceivedMessage) -> None:
         """Take over what another protocol did to ``message``."""
