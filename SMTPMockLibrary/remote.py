@@ -11,6 +11,7 @@ works; a message dictionary can be passed back to keywords that take a message.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
@@ -80,6 +81,17 @@ class RemoteSMTPMockLibrary:
         return value
 
 
+# Robot's Remote library splits what a keyword prints into messages at each
+# line that starts like this (robot.output.stdoutlogsplitter). A line of an
+# e-mail that does (``*HTML* <img onerror=...>``) must stay text of its own
+# message: an invisible zero-width space before it keeps it from splitting.
+_LEVEL_MARKER = re.compile(
+    r"^(?=\*(?:TRACE|DEBUG|INFO|CONSOLE|HTML|WARN|ERROR)(?::\d+(?:\.\d+)?)?\*)",
+    re.MULTILINE | re.IGNORECASE,
+)
+_NO_MARKER = "\u200b"
+
+
 @contextmanager
 def _logging_to_stdout() -> Iterator[None]:
     """Keyword logging as Remote's protocol carries it: ``*LEVEL* text`` on stdout."""
@@ -87,7 +99,7 @@ def _logging_to_stdout() -> Iterator[None]:
 
     def write(msg: str, level: str = "INFO", html: bool = False, *_: Any) -> None:
         level = "HTML" if html and level == "INFO" else level.upper()
-        print(f"*{level}* {msg}")
+        print(f"*{level}* {_LEVEL_MARKER.sub(_NO_MARKER, msg)}")
 
     robot_logger.write = write  # type: ignore[assignment]
     try:

@@ -36,6 +36,15 @@ Messages Cross The Remote Interface As Dictionaries
     Mock.Log Message    ${msg}
     Mock.Log Received Messages
 
+A Hostile Line In An E-mail Stays Text In The Caller's Log
+    Mock.Reset Mock SMTP Server
+    ${msg}=    Mock.Deliver Message
+    ...    Subject: No code here\n\nHello\n*HTML* <img src=x onerror=alert(1)>\n*WARN* not a warning
+    ...    alice@example.com
+    Run Keyword And Expect Error    No verification code*
+    ...    Mock.Get Verification Code From Message    ${msg}
+    Mock.Log Message    ${msg}
+
 Remote Failures Explain Themselves
     Mock.Reset Mock SMTP Server
     Run Keyword And Expect Error    Expected 1 message (no filter), but received 0.\nThe mailbox is empty.
