@@ -521,12 +521,14 @@ class ReceivedMessage:
                     "size": a.size,
                     "content_id": a.content_id,
                     "inline": a.inline,
+                    "content": a.content,
                 }
                 for a in self.attachments
             ],
             "size": self.size,
             "defects": list(self.defects),
             "source": self.source,
+            "raw": self.raw,
         }
 
 

@@ -4,15 +4,20 @@
 
     Library    Remote    http://mail-mock-host:8270
 
-Returned messages, attachments and rejections cross the interface as
-dictionaries with the attribute names as keys, so ``${msg.subject}`` still
-works; a message dictionary can be passed back to keywords that take a message.
+Returned messages, attachments, rejections and fault rules cross the
+interface as dictionaries with the attribute names as keys, so
+``${msg.subject}`` still works. A message dictionary passed back to a keyword
+that takes a message stands for the very message it came from (its
+``handle``), on whichever server, also after a reset. What the dictionaries
+cannot do: ``headers`` is a plain dictionary (keys as the message writes
+them), and a rule's ``fired`` is counted when the keyword returned it.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import datetime
@@ -36,8 +41,13 @@ class RemoteSMTPMockLibrary:
     keep the message cards and warnings what they are.
     """
 
+    KEPT_MESSAGES = 10_000
+
     def __init__(self, library: SMTPMockLibrary):
         self.library = library
+        self._returned: OrderedDict[str, ReceivedMessage] = OrderedDict()
+        """The messages returned lately, by handle: what a dictionary passed
+        back stands for (the newest KEPT_MESSAGES)."""
 
     def get_keyword_names(self) -> list[str]:
         return sorted(self.library.get_keyword_names())
@@ -73,11 +83,20 @@ class RemoteSMTPMockLibrary:
         positional, named = spec.convert(positional, named)
         with _logging_to_stdout():
             self.library.report_server_errors()
-            return to_remote(method(*positional, **dict(named)))
+            return to_remote(method(*positional, **dict(named)), self._handle)
+
+    def _handle(self, message: ReceivedMessage) -> str:
+        handle = f"{id(message):x}"  # unique while the message is kept here
+        self._returned[handle] = message
+        self._returned.move_to_end(handle)
+        while len(self._returned) > self.KEPT_MESSAGES:
+            self._returned.popitem(last=False)
+        return handle
 
     def _message_or_value(self, value: Any) -> Any:
         if isinstance(value, dict) and "sequence" in value and "sender" in value:
-            return message_argument(value)
+            kept = self._returned.get(str(value.get("handle")))
+            return kept if kept is not None else message_argument(value)
         return value
 
 
@@ -108,10 +127,11 @@ def _logging_to_stdout() -> Iterator[None]:
         robot_logger.write = original  # type: ignore[assignment]
 
 
-def to_remote(value: Any) -> Any:
-    """Plain data that XML-RPC can carry."""
+def to_remote(value: Any, handle: Callable[[ReceivedMessage], str]) -> Any:
+    """Plain data that XML-RPC can carry; ``handle`` names a message so that
+    its dictionary, passed back, finds it again."""
     if isinstance(value, ReceivedMessage):
-        return value.to_dict()
+        return {**value.to_dict(), "handle": handle(value)}
     if isinstance(value, Attachment):
         return {**asdict(value), "size": value.size}
     if isinstance(value, Rejection):
@@ -132,7 +152,7 @@ def to_remote(value: Any) -> Any:
     if isinstance(value, datetime):
         return value.isoformat()
     if isinstance(value, (list, tuple)):
-        return [to_remote(item) for item in value]
+        return [to_remote(item, handle) for item in value]
     if isinstance(value, dict):
-        return {str(key): to_remote(item) for key, item in value.items()}
+        return {str(key): to_remote(item, handle) for key, item in value.items()}
     return "" if value is None else value

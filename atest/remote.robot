@@ -36,6 +36,18 @@ Messages Cross The Remote Interface As Dictionaries
     Mock.Log Message    ${msg}
     Mock.Log Received Messages
 
+A Message Passed Back Is The Very Message, On Its Server, Also After A Reset
+    Mock.Reset Mock SMTP Server
+    ${invoice}=    Mock.Deliver Message    Subject: Invoice\n\nYour code is 111111    alice@example.com
+    Mock.Start Mock SMTP Server    alias=alerts
+    Mock.Deliver Message    Subject: Alert\n\nYour code is 999999    ops@example.com
+    ${code}=    Mock.Get Verification Code From Message    ${invoice}
+    Should Be Equal    ${code}    111111
+    Mock.Stop Mock SMTP Server    alerts
+    Mock.Reset Mock SMTP Server
+    Mock.Message Body Should Contain    ${invoice}    111111
+    Should Be Equal    ${invoice.raw}    ${{ b"Subject: Invoice\r\n\r\nYour code is 111111" }}
+
 A Hostile Line In An E-mail Stays Text In The Caller's Log
     Mock.Reset Mock SMTP Server
     ${msg}=    Mock.Deliver Message

@@ -25,7 +25,7 @@ def keyword_messages(output: str, name: str) -> list[str]:
 
 def test_cards_and_fault_rules_reach_the_callers_log(tmp_path):
     run = run_robot(REMOTE_SUITE, "--outputdir", str(tmp_path))
-    assert "5 tests, 5 passed, 0 failed" in run.stdout, run.stdout
+    assert "6 tests, 6 passed, 0 failed" in run.stdout, run.stdout
     output = (tmp_path / "output.xml").read_text(encoding="utf-8")
     assert 'level="INFO" html="true">&lt;details open style=' in output
     [card] = keyword_messages(output, "Log Message")
@@ -59,7 +59,7 @@ def test_a_hostile_line_of_an_e_mail_never_becomes_markup_in_the_callers_log(
     tmp_path,
 ):
     run = run_robot(REMOTE_SUITE, "--outputdir", str(tmp_path))
-    assert "5 tests, 5 passed, 0 failed" in run.stdout, run.stdout
+    assert "6 tests, 6 passed, 0 failed" in run.stdout, run.stdout
     output = (tmp_path / "output.xml").read_text(encoding="utf-8")
     test = output.split('name="A Hostile Line In An E-mail Stays Text')[1]
     test = test.split("</test>")[0]
