@@ -78,8 +78,11 @@ class SMTPMockLibrary(DynamicCore):
     | # tests/__init__.robot
     | ***** Settings *****
     | Library           SMTPMockLibrary
-    | Suite Setup       `Start Mock SMTP Server`    port=2525
+    | Suite Setup       `Start Mock SMTP Server`
     | Suite Teardown    `Stop Mock SMTP Server`
+
+    A suite below asks `Get Mock SMTP Server Port` for the port to give the
+    application; a fixed ``port=2525`` works too, but not under pabot (below).
 
     A server belongs to the suite that started it and stops when that suite
     ends. A child suite that starts a server of its own gets its own (beside

@@ -132,13 +132,19 @@ class MockSMTPServer(MessageQueries):
         tls = self._serving.tls if self._serving else None
         return tls.ca_file if tls else None
 
-    def start(self) -> int:
-        """Bind the port and serve on a background thread; return the bound port."""
+    def start(self, port: int | None = None) -> int:
+        """Bind the port and serve on a background thread; return the bound port.
+
+        ``port`` binds that port this time instead of the one the server was
+        made with: a server made with ``port=0`` starts again on the port it
+        had with ``server.start(port=old_port)``.
+        """
         if self.running:
             raise ServerError(
                 f"The mock SMTP server is already running on {self.address}."
             )
-        sockets = bind_sockets(self.host, self._requested_port)
+        wanted = self._requested_port if port is None else validate_port(port)
+        sockets = bind_sockets(self.host, wanted)
         self._state.closing = False
         tls, serving = None, None
         try:

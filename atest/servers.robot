@@ -66,6 +66,35 @@ Starting An Alias Again Replaces It On The Same Port
     Should Be Equal    ${again}    ${port}
     Received Message Count Should Be    0
 
+A Failed Start Leaves The Running Server On Its Port With Its Mail
+    ${port}=    Start Mock SMTP Server
+    Send Mail    --to    before@example.com    port=${port}
+    Run Keyword And Expect Error
+    ...    Port must be a number from 0 to 65535 (0 picks a free port), got '99999'.
+    ...    Start Mock SMTP Server    port=99999
+    ${blocker}=    Evaluate    __import__('socket').create_server(('127.0.0.1', 0))
+    ${taken}=    Evaluate    $blocker.getsockname()[1]
+    Run Keyword And Expect Error
+    ...    Cannot start the mock SMTP server on 127.0.0.1:${taken}: the port is already in use.*
+    ...    Start Mock SMTP Server    port=${taken}
+    Call Method    ${blocker}    close
+    ${current}=    Get Mock SMTP Server Port
+    Should Be Equal    ${current}    ${port}
+    Send Mail    --to    after@example.com    port=${port}
+    Received Message Count Should Be    2
+    Received Message Count Should Be    1    recipient=before@example.com
+
+A Start Failing To Take Over The Port Gives It Back To The Replaced Server
+    ${port}=    Start Mock SMTP Server
+    Send Mail    --to    before@example.com    port=${port}
+    Run Keyword And Expect Error    TLS certificate or key file '${CURDIR}${/}missing.pem' does not exist.
+    ...    Start Mock SMTP Server    tls=starttls    certfile=${CURDIR}${/}missing.pem
+    ${current}=    Get Mock SMTP Server Port
+    Should Be Equal    ${current}    ${port}
+    Send Mail    --to    after@example.com    port=${port}
+    Received Message Count Should Be    2
+    Received Message Count Should Be    1    recipient=before@example.com
+
 A Misspelt Option Is Named In The Error
     Expect Argument Error
     ...    ValueError: Argument 'port' got value 'aliass\=x' that cannot be converted to integer or None.

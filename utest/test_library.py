@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import smtplib
+import socket
 import sys
 import threading
 import time
@@ -12,6 +14,7 @@ import pytest
 from robot.libdoc import LibraryDocumentation
 
 from SMTPMockLibrary import SMTPMockLibrary
+from SMTPMockLibrary.errors import ConfigurationError
 from SMTPMockLibrary.message import (
     ADDRESS_LIMIT,
     HEADER_BUDGET,
@@ -172,3 +175,35 @@ def test_a_forgotten_server_is_stopped_when_the_suite_ends(tmp_path):
     )
     run = run_robot(suite, "--listener", str(listener), "--outputdir", str(tmp_path))
     assert "PORT CLOSED" in run.stdout, run.stdout
+
+
+def test_a_start_failing_after_freeing_the_port_gives_it_back(tmp_path):
+    library = SMTPMockLibrary()
+    start = library.keywords["Start Mock SMTP Server"]
+    try:
+        port = start(alias="relay")
+        running = library.registry.current
+        send(port, "b@x.test")
+        missing = str(tmp_path / "missing.pem")
+        with pytest.raises(ConfigurationError, match="does not exist"):
+            start(alias="relay", tls="starttls", certfile=missing)
+        assert library.registry.all == [running]
+        assert library.registry.current is running
+        assert running.server.running and running.server.port == port
+        send(port, "c@x.test")
+        assert [m.recipients for m in running.server.messages] == [
+            ["b@x.test"],
+            ["c@x.test"],
+        ]
+        with socket.create_server(("127.0.0.1", 0)) as probe:
+            other = probe.getsockname()[1]
+        assert start(alias="relay", port=other) == other  # replaced after starting
+        assert [r.alias for r in library.registry.all] == ["relay"]
+        assert not running.server.running
+    finally:
+        library.close()
+
+
+def send(port: int, recipient: str) -> None:
+    with smtplib.SMTP("127.0.0.1", port) as client:
+        client.sendmail("a@example.com", [recipient], "Subject: hi\n\nHello")

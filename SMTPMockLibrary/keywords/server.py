@@ -12,6 +12,7 @@ from ..errors import ServerError
 from ..server import DEFAULT_MAX_MESSAGE_SIZE, MockSMTPServer
 from ..tls import TLSMode
 from .base import LibraryComponent, Secret, not_negative, plain
+from .registry import RunningServer
 
 
 class ServerKeywords(LibraryComponent):
@@ -64,7 +65,9 @@ class ServerKeywords(LibraryComponent):
         starts a server in every test), it is stopped and the new, empty
         server takes its place *on the same port*, unless another ``port`` is
         given: the application keeps its configuration. A server started by
-        another suite is never replaced: the new one runs beside it.
+        another suite is never replaced: the new one runs beside it. A start
+        that fails (a wrong option, a port in use) leaves the running server
+        as it was, on its port, with its mail.
 
         | ${port} =    Start Mock SMTP Server
         | ${port} =    Start Mock SMTP Server    2525
@@ -80,10 +83,9 @@ class ServerKeywords(LibraryComponent):
                 "by another suite. Stop it first, or give another alias."
             )
         requested = library.port if port is None else port
-        if replaced is not None:
-            if requested == 0:
-                requested = replaced.server.port
-            library.stop(replaced)
+        if replaced is not None and requested == 0:
+            requested = replaced.server.port
+        # Built stopped: invalid options fail before the running server is touched.
         server = MockSMTPServer(
             library.host if host is None else host,
             requested,
@@ -95,13 +97,37 @@ class ServerKeywords(LibraryComponent):
             users=plain(users),
             auth_require_tls=auth_require_tls,
             max_message_size=max_message_size,
+            autostart=False,
         )
+        if replaced is None:
+            server.start()
+        elif server.port != replaced.server.port:
+            server.start()  # a failure here leaves the replaced server running
+            library.stop(replaced)
+        else:
+            self._take_over_port(replaced, server)
         running = registry.add(server, alias, library.current_suite)
         logger.info(
             f"Mock SMTP server '{running.alias}' listening on {server.address} "
             f"(TLS: {tls})."
         )
         return server.port
+
+    def _take_over_port(self, replaced: RunningServer, server: MockSMTPServer) -> None:
+        """Start ``server`` on the port ``replaced`` frees. If it fails to start,
+        ``replaced`` serves that port again, with its messages, and the error
+        is raised: the application keeps a server, whatever the new one did."""
+        old, port = replaced.server, replaced.server.port
+        old.stop()
+        try:
+            server.start()
+        except BaseException:
+            try:
+                old.start(port=port)
+            except Exception:
+                self.library.stop(replaced)  # the port was taken meanwhile
+            raise
+        self.library.stop(replaced)  # reports its thread's errors, unregisters it
 
     @keyword("Stop Mock SMTP Server")
     def stop_mock_smtp_server(self, alias: str | None = None) -> None:
