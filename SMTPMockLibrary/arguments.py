@@ -18,11 +18,17 @@ def whole_number(value: object, name: str, wanted: str = "a whole number") -> in
     return int(value)
 
 
+def real_number(value: object, name: str, wanted: str) -> float:
+    """``value`` as a float, if it is a number (a bool is not): else a clear
+    error saying it should be ``wanted``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise wrong_type(name, wanted, value)
+    return float(value)
+
+
 def seconds_argument(value: object, name: str) -> float:
     """``value`` as seconds, if it is a finite number (a bool is not)."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise wrong_type(name, "a number of seconds", value)
-    seconds = float(value)
+    seconds = real_number(value, name, "a number of seconds")
     if not math.isfinite(seconds):
         raise ConfigurationError(
             f"'{name}' must be a finite number of seconds, got {seconds:g}."

@@ -13,7 +13,6 @@ makes it fire at random, the same way on every run.
 from __future__ import annotations
 
 import math
-import numbers
 import random
 import re
 import threading
@@ -25,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from robot.utils import secs_to_timestr
 
-from .arguments import seconds_argument, whole_number, wrong_type
+from .arguments import real_number, seconds_argument, whole_number
 from .errors import ConfigurationError
 from .filters import (
     MessageFilter,
@@ -113,9 +112,7 @@ def validate_probability(probability: object) -> float | None:
     """``probability`` as given: None, or a number from 0 to 1."""
     if probability is None:
         return None
-    if isinstance(probability, bool) or not isinstance(probability, numbers.Real):
-        raise wrong_type("probability", "a number from 0 to 1", probability)
-    chance = float(probability)
+    chance = real_number(probability, "probability", "a number from 0 to 1")
     if not 0 <= chance <= 1:  # NaN is not either
         raise ConfigurationError(
             f"'probability' must be from 0 to 1, got {probability}."
@@ -134,11 +131,9 @@ def parse_rate(rate: str | float) -> float:
             )
         unit = {"": 1, "k": 1024, "m": 1024 * 1024}[match.group(2).lower()]
         value = float(match.group(1)) * unit
-    elif isinstance(rate, numbers.Real) and not isinstance(rate, bool):
-        value = float(rate)
     else:
-        raise wrong_type(
-            "rate", "text like '10 kB/s' or a number of bytes per second", rate
+        value = real_number(
+            rate, "rate", "text like '10 kB/s' or a number of bytes per second"
         )
     if not 0 < value < math.inf:  # NaN is not either
         raise ConfigurationError(f"Rate must be positive and finite, got '{rate}'.")
@@ -272,11 +267,8 @@ def _condition(name: str, value: str, inboxes: Inboxes | None) -> AttemptTest:
 def _in_inbox(inboxes: Inboxes, name: str, attempt: Attempt) -> bool:
     """Whether the inbox called ``name``, as it is defined now, routes the
     attempt; False when there is no such inbox (any more)."""
-    try:
-        inbox = inboxes.get(name)
-    except ConfigurationError:
-        return False
-    return inbox.routes(attempt.as_message())
+    inbox = inboxes.find(name)
+    return inbox is not None and inbox.routes(attempt.as_message())
 
 
 def _condition_gate(given: Mapping[str, str]) -> tuple[str, str] | None:

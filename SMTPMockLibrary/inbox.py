@@ -142,14 +142,16 @@ class Inboxes:
         return inbox
 
     def get(self, name: str) -> Inbox:
-        if name == UNROUTED:
-            return self._unrouted
-        try:
-            return self._defined[name]
-        except KeyError:
+        inbox = self.find(name)
+        if inbox is None:
             raise ConfigurationError(
                 f"No inbox called '{name}'. Inboxes: {', '.join(self.names())}."
-            ) from None
+            )
+        return inbox
+
+    def find(self, name: str) -> Inbox | None:
+        """The inbox called ``name``, or None when there is none."""
+        return self._unrouted if name == UNROUTED else self._defined.get(name)
 
     def remove(self, name: str) -> None:
         self.get(name)
