@@ -23,8 +23,9 @@ message (``MAIL FROM:<a@b>`` with at most ``SIZE=``, ``RCPT TO:<c@d>``,
 ``DATA``, in any case, and the end of data) without a step: with the
 handler's own hooks (its ``lean_hooks``), and while the fault rules' gates
 say that no rule can apply, the hooks would do nothing but what it does. It
-judges the same gates; whenever one passes, the step runs as before. A new
-hook in the handler must be mirrored there, or turn it off
+judges the same gates (a session remembers what each one let through last,
+and judges again only what changed); whenever one passes, the step runs as
+before. A new hook in the handler must be mirrored there, or turn it off
 (``_lean_path_allowed``); the differential test covers both.
 
 ``FastPath`` is the part of the session class (``protocol.MockSMTP``) that
@@ -78,7 +79,10 @@ _PLAIN_ADDRESS = re.compile(rf"\s*<({_PLAIN})>\s*(.*)\Z", re.S)
 _LEAN_ADDRESS = re.compile(
     rf"(?i:MAIL FROM|RCPT TO):<({_PLAIN})>(?i: SIZE=([0-9]+))?\r\Z", re.ASCII
 )
-_LEAN_HOOK_NAMES = ("MAIL", "RCPT", "DATA")  # the hooks the lean path stands in for
+_LEAN_HOOK_NAMES = ("MAIL", "RCPT", "DATA")
+_NOTHING_CLEARED = dict.fromkeys(
+    ("MAIL", "RCPT", "DATA", END_OF_DATA)
+)  # the hooks the lean path stands in for
 _OK_WIRE = b"250 OK\r\n"
 _DATA_REPLY = "354 End data with <CR><LF>.<CR><LF>"
 _DATA_REPLY_WIRE = _DATA_REPLY.encode() + b"\r\n"
@@ -130,6 +134,11 @@ class FastPath(SMTP):
         self._turn_bytes = 0
         self._reading_paused = False
         self._deadline = 0.0
+        # Per command, the facts its gate last let through: a gate's verdict
+        # depends on them alone (and on the rate limits, see Gate.reads_rates),
+        # so a session sending the same envelope again is not judged again.
+        # aiosmtpd's commands may change the session (AUTH): forgotten then.
+        self._cleared: dict[str, tuple[object, ...] | None] = _NOTHING_CLEARED.copy()
         self._fast_allowed = self._fast_path_allowed()
         self._lean_allowed = self._fast_allowed and self._lean_path_allowed()
         self._ehlo_reply = self._ehlo_lines()
@@ -322,6 +331,7 @@ class FastPath(SMTP):
     def _hand_over(self, data: bytes) -> None:
         """Let aiosmtpd's loop answer ``data`` and what follows."""
         self._fast = False
+        self._cleared = _NOTHING_CLEARED.copy()
         if self._handler_coroutine is NOT_STARTED:
             self._start_aiosmtpd()
         super().data_received(data)
@@ -437,15 +447,21 @@ class FastPath(SMTP):
                 return False
             argument = text[5:-1]
         # The rules of the command, behind their gate, judged on what
-        # _before_command judges them on.
-        gate = self.state.faults.gates_before.get(command)
+        # _before_command judges them on; not again for the same facts.
+        faults = self.state.faults
+        gate = faults.gates_before.get(command)
         if gate is not None:
-            try:
-                if gate.passes(address, sender, recipients, earlier, session, b""):
+            facts = (gate, address, sender, earlier)  # with the command: all it judges
+            if self._cleared[command] != facts or (
+                gate.reads_rates and faults.headroom <= 0
+            ):
+                try:
+                    if gate.passes(address, sender, recipients, earlier, session, b""):
+                        return False
+                except Exception:  # the step judges again and answers the error
                     return False
-            except Exception:  # the step judges again and answers the error
-                return False
-            self.rules_may_apply = False
+                if command != "DATA":  # judged on all recipients: not kept
+                    self._cleared[command] = facts
         if command == "DATA":
             reply, wire = _DATA_REPLY, _DATA_REPLY_WIRE
             self._body = _Body(self.data_size_limit)
@@ -482,15 +498,13 @@ class FastPath(SMTP):
         content = body.content()
         gate = self.state.faults.gates.get(END_OF_DATA)
         if gate is not None:
+            sender, recipients = envelope.mail_from, envelope.rcpt_tos
             try:
-                if gate.passes(
-                    None,
-                    envelope.mail_from,
-                    envelope.rcpt_tos,
-                    0,
-                    self.session,
-                    content,
-                ):
+                if self._cleared[END_OF_DATA] != (gate, sender, recipients):
+                    if gate.passes(None, sender, recipients, 0, self.session, content):
+                        return self._end_of_data()
+                    self._cleared[END_OF_DATA] = (gate, sender, list(recipients))
+                elif gate.finds_headers is not None and gate.finds_headers(content):
                     return self._end_of_data()
             except Exception:  # the step judges again and answers the error
                 return self._end_of_data()

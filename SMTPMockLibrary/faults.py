@@ -16,10 +16,12 @@ import math
 import random
 import re
 import threading
-import time
 from collections import defaultdict, deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from itertools import groupby
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from robot.utils import secs_to_timestr
@@ -69,9 +71,6 @@ RateKey = Literal["all", "sender", "peer", "recipient"]
 RATE_KEYS: tuple[str, ...] = get_args(RateKey)
 _RATE = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*([kKmM]?)i?[bB]?(?:/s(?:ec)?)?\s*$")
 _RATE_UNITS = (("MB/s", 1024 * 1024), ("kB/s", 1024))
-
-
-_monotonic = time.monotonic
 
 
 def normalize_command(command: str) -> str:
@@ -370,20 +369,35 @@ _GROUPS = {
 }
 
 
+_sender, _received_at = attrgetter("sender"), attrgetter("received_at")
+
+
 class _RateLimit:
     """The accepted messages of one rate limit, by key, in a sliding window.
 
-    Each key's history keeps only the times within the window (old ones
-    are dropped as new ones come), so its length is at most the count
-    accepted in the last ``window`` seconds, and a key that stays below
-    ``count`` is seen as such with one dictionary lookup.
+    A message counts from its ``received_at`` time until ``window`` later,
+    if it arrived after the limit was set. Each key's history keeps only the
+    times within the window (old ones are dropped as new ones come), so its
+    length is at most the count accepted in the last ``window``, and a key
+    that stays below ``count`` is seen as such with one dictionary lookup.
     """
 
-    __slots__ = ("by", "count", "history", "longest", "rule", "sender_keys", "window")
+    __slots__ = (
+        "by",
+        "count",
+        "history",
+        "longest",
+        "rule",
+        "sender_keys",
+        "since",
+        "window",
+    )
 
     def __init__(self, rule: FaultRule, count: int, window: float, by: str):
-        self.rule, self.count, self.window, self.by = rule, count, window, by
-        self.history: defaultdict[str, deque[float]] = defaultdict(deque)
+        self.rule, self.count, self.by = rule, count, by
+        self.window = timedelta(seconds=window)
+        self.since = datetime.now()
+        self.history: defaultdict[str, deque[datetime]] = defaultdict(deque)
         self.sender_keys = _Memo(lambda sender: stored(sender or "").lower())
         self.longest = 0
         """At least the length of every history (never lowered: a bound)."""
@@ -398,6 +412,14 @@ class _RateLimit:
             return [r.lower() for r in mail.recipients]
         return ["*"]
 
+    def one_key_each(self, messages: list[ReceivedMessage]) -> list[str]:
+        """The keys of ``messages``, when each has one (not by recipient)."""
+        if self.by == "sender":
+            return list(map(self.sender_keys.__getitem__, map(_sender, messages)))
+        if self.by == "peer":
+            return [m.peer[0] if m.peer else "?" for m in messages]
+        return ["*"] * len(messages)
+
     def may_exceed(self, attempt: Attempt) -> bool:
         """False when no key has ``count`` messages in its history at all:
         then the limit is not exceeded (the window only removes messages)."""
@@ -405,27 +427,43 @@ class _RateLimit:
             len(self.history.get(key, ())) >= self.count for key in self.keys(attempt)
         )
 
-    def exceeded(self, key: str, now: float) -> bool:
+    def exceeded(self, key: str, now: datetime) -> bool:
         history = self.history.get(key)
         if not history:
             return False
-        while history and history[0] <= now - self.window:
-            history.popleft()
+        self.drop_before(history, now - self.window)
         return len(history) >= self.count
 
-    def note(self, message: ReceivedMessage, now: float) -> None:
-        """Count ``message`` (on the server's thread), dropping what left the
-        window (``FaultRules.note_accepted`` does the same inline for the
-        sender and all keys)."""
-        for key in self.keys(message):
-            history = self.history[key]
-            self.drop_before(history, now - self.window)
-            history.append(now)
+    def note(self, messages: list[ReceivedMessage], now: datetime) -> None:
+        """Count ``messages`` (in the order they were stored) that came after
+        the limit was set, and drop what left the window."""
+        if messages and messages[0].received_at < self.since:
+            # The first count after the limit was set: mail from before it waits too.
+            messages = [m for m in messages if m.received_at >= self.since]
+        histories, touched = self.history, set()
+        if self.by == "recipient":
+            for message in messages:
+                for key in self.keys(message):
+                    histories[key].append(message.received_at)
+                    touched.add(key)
+        else:  # one key a message; mail comes in runs of the same key
+            keys = self.one_key_each(messages)
+            times = list(map(_received_at, messages))
+            start = 0
+            for key, run in groupby(keys):
+                end = start + sum(1 for _ in run)
+                histories[key].extend(times[start:end])
+                touched.add(key)
+                start = end
+        oldest = now - self.window
+        for key in touched:
+            history = histories[key]
+            self.drop_before(history, oldest)
             if len(history) > self.longest:
                 self.longest = len(history)
 
     @staticmethod
-    def drop_before(history: deque[float], oldest: float) -> None:
+    def drop_before(history: deque[datetime], oldest: datetime) -> None:
         while history and history[0] <= oldest:
             history.popleft()
 
@@ -448,10 +486,12 @@ class Gate:
     __slots__ = (
         "address",
         "always",
+        "finds_headers",
         "headers",
         "passes",
         "peers",
         "rates",
+        "reads_rates",
         "recipient_limit",
         "recipients",
         "senders",
@@ -503,6 +543,16 @@ class Gate:
         is known. ``reference`` made into one function of only the checks
         this gate has; the peer and user are read from the session (as
         ``attempt()`` reads them) only when a check needs them."""
+        self.finds_headers = self._compiled_header_check()
+        """``finds_headers(raw)``: the header part of ``passes`` alone, or
+        None when the gate checks no header. Where ``passes`` was False for
+        an envelope, it is the rest of the check for another message of the
+        same envelope (see ``reads_rates``)."""
+        self.reads_rates = bool(self.rates)
+        """Whether ``passes`` reads rate limits' histories: then its verdict
+        on the same facts holds only while ``FaultRules.headroom`` > 0; other
+        verdicts depend on the facts alone (and the rules, which make new
+        gates when they change)."""
 
     def _compiled(self) -> GateTest:
         if self.always:
@@ -571,27 +621,42 @@ class Gate:
             else:
                 lines += [f" if len({history}.get({key}, ())) >= {count!r}:"]
                 lines += ["  return True"]
-        if self.headers:
-            # find(), not "in": "in" tries the name as an integer first, and
-            # formats the error it catches.
-            found = " or ".join(f"block.find({name!r}) >= 0" for name in self.headers)
-            lines += [
-                "if raw:",
-                " end = raw.find(b'\\r\\n\\r\\n')",
-                " block = (raw if end < 0 else raw[:end]).lower()",
-                f" if {found}:",
-                "  return True",
-            ]
         source = (
             "def passes(address, sender, recipients, earlier, session, raw,"
             f" auth_user={constant(SESSION_USER)}):\n"
-            + "".join(f" {line}\n" for line in lines)
+            + "".join(f" {line}\n" for line in lines + self._header_lines())
             + " return False\n"
         )
         # Values enter the source as names of constants or as repr() of
         # bytes and integers: no rule's text is ever code.
         exec(source, names)
         return names["passes"]  # type: ignore[return-value]
+
+    def _header_lines(self) -> list[str]:
+        if not self.headers:
+            return []
+        # find(), not "in": "in" tries the name as an integer first, and
+        # formats the error it catches.
+        found = " or ".join(f"block.find({name!r}) >= 0" for name in self.headers)
+        return [
+            "if raw:",
+            " end = raw.find(b'\\r\\n\\r\\n')",
+            " block = (raw if end < 0 else raw[:end]).lower()",
+            f" if {found}:",
+            "  return True",
+        ]
+
+    def _compiled_header_check(self) -> Callable[[bytes], bool] | None:
+        if self.always or not self.headers:
+            return None
+        source = (
+            "def finds_headers(raw):\n"
+            + "".join(f" {line}\n" for line in self._header_lines())
+            + " return False\n"
+        )
+        names: dict[str, object] = {}
+        exec(source, names)  # only repr() of bytes enters the source
+        return names["finds_headers"]  # type: ignore[return-value]
 
     def reference(
         self,
@@ -678,11 +743,19 @@ def combined_search(
 class FaultRules:
     """The rules a test set, applied by the server thread."""
 
+    WAITING_KEPT = 10_000
+    """At most this many stored messages wait to be counted by the rate limits."""
+
     def __init__(self, inboxes: Inboxes | None = None) -> None:
         self._lock = threading.Lock()
         self._inboxes = inboxes
         self._rules: list[FaultRule] = []
         self._rates: list[_RateLimit] = []
+        self._waiting: list[ReceivedMessage] = []
+        self.headroom = 0
+        """How many messages may wait to be counted (see ``note_accepted``).
+        Above 0, no rate limit can be reached now, so no gate's rate check
+        passes."""
         # The rules by (command, what they do), and their gates, remade on
         # every change: a command no rule watches costs one dictionary
         # lookup, a message no rule can apply to one cheap gate per stage.
@@ -707,6 +780,7 @@ class FaultRules:
         with self._lock:
             self._rules = []
             self._rates = []
+            self._waiting, self.headroom = [], 0
             self._reindex()
 
     def _reindex(self) -> None:
@@ -945,6 +1019,7 @@ class FaultRules:
             self._rules.append(rule)
             if rule.rate is not None:
                 self._rates.append(rule.rate)
+                self.headroom = 0  # counted at the next message
             self._reindex()
         return rule
 
@@ -995,35 +1070,36 @@ class FaultRules:
         return self._take("reply", command, attempt, applies)
 
     def note_accepted(self, message: ReceivedMessage) -> None:
-        """Count a stored message for the rate limits (accepted mail only)."""
+        """Count a stored message for the rate limits (accepted mail only).
+
+        Counting waits while it cannot matter: as long as fewer messages wait
+        than any limit lacks to reach its count, none can be exceeded, so
+        the gates and judging may read the histories as they are.
+        """
         if not self._rates:
             return
-        # Without the lock: histories are read and written by the server's
-        # thread only (here, in gates and in _over_rate); the test thread
-        # only replaces the list of limits or appends to it.
-        now = _monotonic()
-        for limit in self._rates:
-            # _RateLimit.note inlined for the usual keys: this runs for
-            # every stored message.
-            by = limit.by
-            if by == "sender":
-                history = limit.history[limit.sender_keys[message.sender]]
-            elif by == "all":
-                history = limit.history["*"]
-            else:
-                limit.note(message, now)
-                continue
-            if history and history[0] <= now - limit.window:
-                limit.drop_before(history, now - limit.window)
-            history.append(now)
-            if len(history) > limit.longest:
-                limit.longest = len(history)
+        # Without the lock: this runs on the server's thread for every
+        # stored message; only counting (rarely) takes it.
+        waiting = self._waiting
+        waiting.append(message)
+        if len(waiting) >= self.headroom:
+            self._count_waiting()
+
+    def _count_waiting(self) -> None:
+        with self._lock:
+            waiting, self._waiting = self._waiting, []
+            now = datetime.now()
+            headroom = self.WAITING_KEPT
+            for limit in self._rates:
+                limit.note(waiting, now)
+                headroom = min(headroom, limit.count - limit.longest)
+            self.headroom = headroom
 
     def _over_rate(self, rule: FaultRule, attempt: Attempt) -> bool:
         limit = rule.rate
         if limit is None or limit not in self._rates:  # cleared meanwhile
             return False
-        now = _monotonic()
+        now = datetime.now()
         return any(limit.exceeded(key, now) for key in limit.keys(attempt))
 
     def _take(

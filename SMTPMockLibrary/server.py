@@ -357,7 +357,8 @@ class MockSMTPServer(MessageQueries):
         **conditions: Any,
     ) -> FaultRule:
         """Refuse mail beyond ``count`` accepted messages in any ``per`` seconds
-        (a sliding window), counted by ``sender``, ``peer``, ``recipient`` or
+        (a sliding window over ``received_at``, from when the limit is set),
+        counted by ``sender``, ``peer``, ``recipient`` or
         ``all``; ``close`` drops the connection after the reply. ``times``
         counts refusals (None: until cleared)."""
         return self.faults.limit_message_rate(

@@ -309,16 +309,51 @@ def test_the_benchmark_rules_let_ordinary_mail_through_every_gate():
 
 def test_rate_histories_keep_only_the_window():
     rules = FaultRules()
-    rules.limit_message_rate(100, per=0.05, by="all")
-    message = ReceivedMessage(b"", "a@x.test", ["b@x.test"])
-    for _ in range(5):
-        rules.note_accepted(message)
+    rules.limit_message_rate(3, per=0.05, by="all")
     (rule,) = rules.rules
     assert rule.rate is not None
-    assert len(rule.rate.history["*"]) == 5
+    for _ in range(3):
+        rules.note_accepted(ReceivedMessage(b"", "a@x.test", ["b@x.test"]))
+    assert len(rule.rate.history["*"]) == 3
     time.sleep(0.06)
-    rules.note_accepted(message)
+    rules.note_accepted(ReceivedMessage(b"", "a@x.test", ["b@x.test"]))
     assert len(rule.rate.history["*"]) == 1
+
+
+def test_rate_counting_waits_while_no_limit_can_be_reached():
+    rules = FaultRules()
+    rules.limit_message_rate(5, per=60, by="sender")
+    (rule,) = rules.rules
+    assert rule.rate is not None
+    alice = Attempt("alice@x.test", [], peer=("127.0.0.1", 1))
+
+    def accept(sender: str) -> None:
+        rules.note_accepted(ReceivedMessage(b"", sender, ["b@x.test"]))
+
+    accept("alice@x.test")  # the first message after a new limit is counted
+    assert len(rule.rate.history["alice@x.test"]) == 1
+    for sender in ["alice@x.test"] * 3:
+        accept(sender)  # 4 of 5: none can reach the count yet
+    assert len(rule.rate.history["alice@x.test"]) == 1
+    assert rules.take_rule("MAIL", alice) is None
+    accept("alice@x.test")  # the fifth: counted, and the limit is reached
+    assert len(rule.rate.history["alice@x.test"]) == 5
+    assert rules.take_rule("MAIL", alice) is rule
+    bob = Attempt("bob@x.test", [], peer=("127.0.0.1", 1))
+    assert rules.take_rule("MAIL", bob) is None
+
+
+def test_a_rate_limit_counts_only_mail_received_after_it_was_set():
+    rules = FaultRules()
+    rules.limit_message_rate(1, per=60, by="all")
+    earlier = ReceivedMessage(b"", "a@x.test", ["b@x.test"])
+    time.sleep(0.01)
+    rules.limit_message_rate(1, per=60, by="sender")
+    rules.note_accepted(earlier)
+    first, second = rules.rules
+    assert first.rate is not None and second.rate is not None
+    assert len(first.rate.history["*"]) == 1
+    assert len(second.rate.history) == 0
 
 
 @pytest.fixture
@@ -341,3 +376,45 @@ def test_a_rule_whose_gate_passes_is_still_judged_by_all_its_conditions(server):
         send(server.port, sender="bulk@example.com", recipients=["full@x.test"])
     assert server.count_messages() == 1
     assert [rule.fired for rule in server.fault_rules] == [1]
+
+
+PLAIN = b"Subject: hi\r\n\r\nbody\r\n"
+
+
+def test_a_session_sending_the_same_envelope_again_meets_every_rule_that_comes_to_apply():
+    # The session remembers what each gate let through (fastpath.py); what
+    # changes besides the envelope must still reach the rules.
+    with MockSMTPServer(users={"alice": "secret"}) as server:
+        server.reply_to_data("554 5.6.0 No campaigns", header="X-Campaign: spring")
+        server.limit_message_rate(3, per=60, by="sender")
+        with smtplib.SMTP("127.0.0.1", server.port, timeout=10) as client:
+            for _ in range(2):
+                client.sendmail("app@example.com", ["bob@x.test"], PLAIN)
+            # Another message of the same envelope: its header still counts.
+            with pytest.raises(smtplib.SMTPDataError, match="554"):
+                client.sendmail(
+                    "app@example.com",
+                    ["bob@x.test"],
+                    b"X-Campaign: spring\r\n\r\nx\r\n",
+                )
+            client.sendmail("app@example.com", ["bob@x.test"], PLAIN)
+            # The rate limit fills up while the envelope stays the same.
+            with pytest.raises(smtplib.SMTPSenderRefused, match="421"):
+                client.sendmail("app@example.com", ["bob@x.test"], PLAIN)
+        assert server.count_messages() == 3
+        server.clear_faults()
+        with smtplib.SMTP("127.0.0.1", server.port, timeout=10) as client:
+            client.sendmail("app@example.com", ["carol@x.test"], PLAIN)
+            # A rule set meanwhile.
+            server.reply_to_recipient("^carol@", "550 5.1.1 Gone")
+            with pytest.raises(smtplib.SMTPRecipientsRefused, match="550"):
+                client.sendmail("app@example.com", ["carol@x.test"], PLAIN)
+        server.clear_faults()
+        server.reply_to_recipient(".", "550 5.7.1 Not for alice", auth_user="alice")
+        with smtplib.SMTP("127.0.0.1", server.port, timeout=10) as client:
+            client.sendmail("app@example.com", ["dave@x.test"], PLAIN)
+            # The same session, now authenticated.
+            client.login("alice", "secret")
+            with pytest.raises(smtplib.SMTPRecipientsRefused, match="550"):
+                client.sendmail("app@example.com", ["dave@x.test"], PLAIN)
+        assert server.count_messages() == 5

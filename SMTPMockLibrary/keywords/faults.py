@@ -174,7 +174,8 @@ class FaultKeywords(LibraryComponent):
     ) -> FaultRule:
         """Refuses mail beyond ``count`` messages in any period ``per``, as providers do.
 
-        Accepted messages are counted in a sliding window, by ``sender``,
+        Messages accepted after the limit was set are counted in a sliding
+        window (each for ``per`` after its ``received_at``), by ``sender``,
         ``peer`` (the client's address), ``recipient`` or ``all``. Beyond the
         limit, MAIL FROM (RCPT TO when counting by recipient) gets ``reply``;
         ``close=True`` then drops the connection, as providers do with
