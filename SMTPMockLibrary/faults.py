@@ -486,7 +486,6 @@ class Gate:
     __slots__ = (
         "address",
         "always",
-        "finds_headers",
         "headers",
         "passes",
         "peers",
@@ -543,16 +542,13 @@ class Gate:
         is known. ``reference`` made into one function of only the checks
         this gate has; the peer and user are read from the session (as
         ``attempt()`` reads them) only when a check needs them."""
-        self.finds_headers = self._compiled_header_check()
-        """``finds_headers(raw)``: the header part of ``passes`` alone, or
-        None when the gate checks no header. Where ``passes`` was False for
-        an envelope, it is the rest of the check for another message of the
-        same envelope (see ``reads_rates``)."""
         self.reads_rates = bool(self.rates)
         """Whether ``passes`` reads rate limits' histories: then its verdict
         on the same facts holds only while ``FaultRules.headroom`` > 0; other
         verdicts depend on the facts alone (and the rules, which make new
-        gates when they change)."""
+        gates when they change). Where ``passes`` was False for an
+        envelope, only the header names are left to look for in another
+        message of the same envelope."""
 
     def _compiled(self) -> GateTest:
         if self.always:
@@ -645,18 +641,6 @@ class Gate:
             f" if {found}:",
             "  return True",
         ]
-
-    def _compiled_header_check(self) -> Callable[[bytes], bool] | None:
-        if self.always or not self.headers:
-            return None
-        source = (
-            "def finds_headers(raw):\n"
-            + "".join(f" {line}\n" for line in self._header_lines())
-            + " return False\n"
-        )
-        names: dict[str, object] = {}
-        exec(source, names)  # only repr() of bytes enters the source
-        return names["finds_headers"]  # type: ignore[return-value]
 
     def reference(
         self,
