@@ -418,3 +418,23 @@ def test_a_session_sending_the_same_envelope_again_meets_every_rule_that_comes_t
             with pytest.raises(smtplib.SMTPRecipientsRefused, match="550"):
                 client.sendmail("app@example.com", ["dave@x.test"], PLAIN)
         assert server.count_messages() == 5
+
+
+def test_what_a_gate_let_through_for_one_client_is_judged_again_for_another():
+    # What a gate let through is remembered per session (fastpath.py): a
+    # rule about the client's host or user still applies to another client.
+    with MockSMTPServer(users={"alice": "secret"}) as server:
+        server.reply_to_sender(".", "421 4.7.0 Not from there", peer="127.0.0.2")
+        server.reply_to_recipient(".", "550 5.7.1 Not for alice", auth_user="alice")
+        for _ in range(2):
+            send(server.port, PLAIN, recipients=["bob@x.test"])
+        with smtplib.SMTP(
+            "127.0.0.1", server.port, timeout=10, source_address=("127.0.0.2", 0)
+        ) as client:
+            with pytest.raises(smtplib.SMTPSenderRefused, match="421"):
+                client.sendmail("app@example.com", ["bob@x.test"], PLAIN)
+        with smtplib.SMTP("127.0.0.1", server.port, timeout=10) as client:
+            client.login("alice", "secret")
+            with pytest.raises(smtplib.SMTPRecipientsRefused, match="550"):
+                client.sendmail("app@example.com", ["bob@x.test"], PLAIN)
+        assert server.count_messages() == 2
