@@ -428,11 +428,13 @@ def test_what_a_gate_let_through_for_one_client_is_judged_again_for_another():
         server.reply_to_recipient(".", "550 5.7.1 Not for alice", auth_user="alice")
         for _ in range(2):
             send(server.port, PLAIN, recipients=["bob@x.test"])
-        with smtplib.SMTP(
-            "127.0.0.1", server.port, timeout=10, source_address=("127.0.0.2", 0)
-        ) as client:
-            with pytest.raises(smtplib.SMTPSenderRefused, match="421"):
-                client.sendmail("app@example.com", ["bob@x.test"], PLAIN)
+        with (
+            smtplib.SMTP(
+                "127.0.0.1", server.port, timeout=10, source_address=("127.0.0.2", 0)
+            ) as client,
+            pytest.raises(smtplib.SMTPSenderRefused, match="421"),
+        ):
+            client.sendmail("app@example.com", ["bob@x.test"], PLAIN)
         with smtplib.SMTP("127.0.0.1", server.port, timeout=10) as client:
             client.login("alice", "secret")
             with pytest.raises(smtplib.SMTPRecipientsRefused, match="550"):
