@@ -16,10 +16,10 @@ import math
 import random
 import re
 import threading
+import time
 from collections import defaultdict, deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
 from itertools import groupby
 from operator import attrgetter
 from typing import TYPE_CHECKING, Any, Literal, get_args
@@ -369,14 +369,16 @@ _GROUPS = {
 }
 
 
-_sender, _received_at = attrgetter("sender"), attrgetter("received_at")
+_sender = attrgetter("sender")
 
 
 class _RateLimit:
     """The accepted messages of one rate limit, by key, in a sliding window.
 
-    A message counts from its ``received_at`` time until ``window`` later,
-    if it arrived after the limit was set. Each key's history keeps only the
+    A message counts from its ``received_at`` time until ``window`` seconds
+    later, if it arrived after the limit was set. Times are POSIX seconds
+    (``received_at`` is local time, whose clock turns back an hour once a
+    year). Each key's history keeps only the
     times within the window (old ones are dropped as new ones come), so its
     length is at most the count accepted in the last ``window``, and a key
     that stays below ``count`` is seen as such with one dictionary lookup.
@@ -395,9 +397,9 @@ class _RateLimit:
 
     def __init__(self, rule: FaultRule, count: int, window: float, by: str):
         self.rule, self.count, self.by = rule, count, by
-        self.window = timedelta(seconds=window)
-        self.since = datetime.now()
-        self.history: defaultdict[str, deque[datetime]] = defaultdict(deque)
+        self.window = window
+        self.since = time.time()
+        self.history: defaultdict[str, deque[float]] = defaultdict(deque)
         self.sender_keys = _Memo(lambda sender: stored(sender or "").lower())
         self.longest = 0
         """At least the length of every history (never lowered: a bound)."""
@@ -427,28 +429,30 @@ class _RateLimit:
             len(self.history.get(key, ())) >= self.count for key in self.keys(attempt)
         )
 
-    def exceeded(self, key: str, now: datetime) -> bool:
+    def exceeded(self, key: str, now: float) -> bool:
         history = self.history.get(key)
         if not history:
             return False
         self.drop_before(history, now - self.window)
         return len(history) >= self.count
 
-    def note(self, messages: list[ReceivedMessage], now: datetime) -> None:
+    def note(self, messages: list[ReceivedMessage], now: float) -> None:
         """Count ``messages`` (in the order they were stored) that came after
         the limit was set, and drop what left the window."""
-        if messages and messages[0].received_at < self.since:
+        times = [message.received_at.timestamp() for message in messages]
+        if times and times[0] < self.since:
             # The first count after the limit was set: mail from before it waits too.
-            messages = [m for m in messages if m.received_at >= self.since]
+            counted = [i for i, at in enumerate(times) if at >= self.since]
+            messages = [messages[i] for i in counted]
+            times = [times[i] for i in counted]
         histories, touched = self.history, set()
         if self.by == "recipient":
-            for message in messages:
+            for message, at in zip(messages, times, strict=True):
                 for key in self.keys(message):
-                    histories[key].append(message.received_at)
+                    histories[key].append(at)
                     touched.add(key)
         else:  # one key a message; mail comes in runs of the same key
             keys = self.one_key_each(messages)
-            times = list(map(_received_at, messages))
             start = 0
             for key, run in groupby(keys):
                 end = start + sum(1 for _ in run)
@@ -463,7 +467,7 @@ class _RateLimit:
                 self.longest = len(history)
 
     @staticmethod
-    def drop_before(history: deque[datetime], oldest: datetime) -> None:
+    def drop_before(history: deque[float], oldest: float) -> None:
         while history and history[0] <= oldest:
             history.popleft()
 
@@ -1072,7 +1076,7 @@ class FaultRules:
     def _count_waiting(self) -> None:
         with self._lock:
             waiting, self._waiting = self._waiting, []
-            now = datetime.now()
+            now = time.time()
             headroom = self.WAITING_KEPT
             for limit in self._rates:
                 limit.note(waiting, now)
@@ -1083,7 +1087,7 @@ class FaultRules:
         limit = rule.rate
         if limit is None or limit not in self._rates:  # cleared meanwhile
             return False
-        now = datetime.now()
+        now = time.time()
         return any(limit.exceeded(key, now) for key in limit.keys(attempt))
 
     def _take(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import smtplib
 import time
+from datetime import datetime
 from types import SimpleNamespace
 
 import pytest
@@ -341,6 +342,28 @@ def test_rate_counting_waits_while_no_limit_can_be_reached():
     assert rules.take_rule("MAIL", alice) is rule
     bob = Attempt("bob@x.test", [], peer=("127.0.0.1", 1))
     assert rules.take_rule("MAIL", bob) is None
+
+
+def test_a_rate_window_runs_on_real_time_when_the_clock_turns_back(monkeypatch):
+    # received_at is local time: on the last Sunday of October in Berlin,
+    # 02:10 comes 40 minutes after 02:30.
+    monkeypatch.setenv("TZ", "Europe/Berlin")
+    time.tzset()
+    try:
+        rules = FaultRules()
+        rule = rules.limit_message_rate(1, per=30 * 60, by="all")
+        assert rule.rate is not None
+        rule.rate.since = 0.0
+        summer = datetime(2026, 10, 25, 2, 30)
+        winter = datetime(2026, 10, 25, 2, 10, fold=1)
+        assert winter.timestamp() - summer.timestamp() == 40 * 60
+        first = ReceivedMessage(b"", "a@x.test", ["b@x.test"], received_at=summer)
+        rule.rate.note([first], now=summer.timestamp())
+        assert rule.rate.exceeded("*", summer.timestamp())
+        assert not rule.rate.exceeded("*", winter.timestamp())
+    finally:
+        monkeypatch.undo()
+        time.tzset()
 
 
 def test_a_rate_limit_counts_only_mail_received_after_it_was_set():
