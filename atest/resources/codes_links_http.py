@@ -39,16 +39,7 @@ class LinkSiteHandler(BaseHTTPRequestHandler):
         url = urlsplit(self.path)
         query = parse_qs(url.query)
         self.server.requested.append(self.path)
-        with self.server.lock:
-            self.server.in_flight += 1
-            self.server.max_in_flight = max(
-                self.server.max_in_flight, self.server.in_flight
-            )
-        try:
-            self._answer(url.path, query)
-        finally:
-            with self.server.lock:
-                self.server.in_flight -= 1
+        self._answer(url.path, query)
 
     def _answer(self, path: str, query: dict[str, list[str]]) -> None:
         route = {
@@ -69,7 +60,18 @@ class LinkSiteHandler(BaseHTTPRequestHandler):
             route()
         elif path == "/slow":
             seconds = min(float(query.get("seconds", ["1"])[0]), MAX_SLOW_SECONDS)
-            time.sleep(seconds)
+            # Counted until the answer starts: a client may ask again as soon
+            # as it has the headers, before this thread has sent the body.
+            with self.server.lock:
+                self.server.in_flight += 1
+                self.server.max_in_flight = max(
+                    self.server.max_in_flight, self.server.in_flight
+                )
+            try:
+                time.sleep(seconds)
+            finally:
+                with self.server.lock:
+                    self.server.in_flight -= 1
             self._send(200, f"Slept {seconds:g} s.")
         elif path == "/confirm":
             token = query.get("token", [""])[0]
@@ -117,7 +119,7 @@ class LinkSite(ThreadingHTTPServer):
         self.requested: list[str] = []
         self.lock = threading.Lock()
         self.in_flight = 0
-        self.max_in_flight = 0  # how many requests it answered at the same time
+        self.max_in_flight = 0  # how many /slow answers it prepared at the same time
 
     def handle_error(self, request: object, client_address: object) -> None:
         if not isinstance(sys.exc_info()[1], ConnectionError):  # a client gave up
