@@ -79,10 +79,9 @@ _PLAIN_ADDRESS = re.compile(rf"\s*<({_PLAIN})>\s*(.*)\Z", re.S)
 _LEAN_ADDRESS = re.compile(
     rf"(?i:MAIL FROM|RCPT TO):<({_PLAIN})>(?i: SIZE=([0-9]+))?\r\Z", re.ASCII
 )
-_LEAN_HOOK_NAMES = ("MAIL", "RCPT", "DATA")
-_NOTHING_CLEARED = dict.fromkeys(
-    ("MAIL", "RCPT", "DATA", END_OF_DATA)
-)  # the hooks the lean path stands in for
+_LEAN_HOOK_NAMES = ("MAIL", "RCPT", "DATA")  # the hooks the lean path stands in for
+# What a new session's gates have let through: nothing (see _cleared).
+_NOTHING_CLEARED = dict.fromkeys(("MAIL", "RCPT", "DATA", END_OF_DATA))
 _OK_WIRE = b"250 OK\r\n"
 _DATA_REPLY = "354 End data with <CR><LF>.<CR><LF>"
 _DATA_REPLY_WIRE = _DATA_REPLY.encode() + b"\r\n"

@@ -406,21 +406,24 @@ class _RateLimit:
 
     def keys(self, mail: ReceivedMessage | Attempt) -> list[str]:
         """What the limit counts by, for a stored message or an attempt."""
-        if self.by == "sender":
-            return [stored(mail.sender or "").lower()]
-        if self.by == "peer":
-            return [mail.peer[0] if mail.peer else "?"]
         if self.by == "recipient":
             return [r.lower() for r in mail.recipients]
-        return ["*"]
+        return [self.key(mail)]
+
+    def key(self, mail: ReceivedMessage | Attempt) -> str:
+        """The one key of ``mail``, counting by sender, peer or all."""
+        if self.by == "sender":
+            sender: str = self.sender_keys[mail.sender or ""]
+            return sender
+        if self.by == "peer":
+            return mail.peer[0] if mail.peer else "?"
+        return "*"
 
     def one_key_each(self, messages: list[ReceivedMessage]) -> list[str]:
         """The keys of ``messages``, when each has one (not by recipient)."""
-        if self.by == "sender":
+        if self.by == "sender":  # the usual key: no call a message
             return list(map(self.sender_keys.__getitem__, map(_sender, messages)))
-        if self.by == "peer":
-            return [m.peer[0] if m.peer else "?" for m in messages]
-        return ["*"] * len(messages)
+        return list(map(self.key, messages))
 
     def may_exceed(self, attempt: Attempt) -> bool:
         """False when no key has ``count`` messages in its history at all:
@@ -485,6 +488,8 @@ class Gate:
 
     When ``passes`` is False, no rule of the stage can apply, and the server
     skips judging them; when True, every rule is judged in full, as before.
+    The server's lean path (fastpath.py) also looks for the header names
+    itself, for a message whose envelope the gate let through before.
     """
 
     __slots__ = (
@@ -550,9 +555,7 @@ class Gate:
         """Whether ``passes`` reads rate limits' histories: then its verdict
         on the same facts holds only while ``FaultRules.headroom`` > 0; other
         verdicts depend on the facts alone (and the rules, which make new
-        gates when they change). Where ``passes`` was False for an
-        envelope, only the header names are left to look for in another
-        message of the same envelope."""
+        gates when they change)."""
 
     def _compiled(self) -> GateTest:
         if self.always:
@@ -621,30 +624,27 @@ class Gate:
             else:
                 lines += [f" if len({history}.get({key}, ())) >= {count!r}:"]
                 lines += ["  return True"]
+        if self.headers:
+            # find(), not "in": "in" tries the name as an integer first, and
+            # formats the error it catches.
+            found = " or ".join(f"block.find({name!r}) >= 0" for name in self.headers)
+            lines += [
+                "if raw:",
+                " end = raw.find(b'\\r\\n\\r\\n')",
+                " block = (raw if end < 0 else raw[:end]).lower()",
+                f" if {found}:",
+                "  return True",
+            ]
         source = (
             "def passes(address, sender, recipients, earlier, session, raw,"
             f" auth_user={constant(SESSION_USER)}):\n"
-            + "".join(f" {line}\n" for line in lines + self._header_lines())
+            + "".join(f" {line}\n" for line in lines)
             + " return False\n"
         )
         # Values enter the source as names of constants or as repr() of
         # bytes and integers: no rule's text is ever code.
         exec(source, names)
         return names["passes"]  # type: ignore[return-value]
-
-    def _header_lines(self) -> list[str]:
-        if not self.headers:
-            return []
-        # find(), not "in": "in" tries the name as an integer first, and
-        # formats the error it catches.
-        found = " or ".join(f"block.find({name!r}) >= 0" for name in self.headers)
-        return [
-            "if raw:",
-            " end = raw.find(b'\\r\\n\\r\\n')",
-            " block = (raw if end < 0 else raw[:end]).lower()",
-            f" if {found}:",
-            "  return True",
-        ]
 
     def reference(
         self,
