@@ -80,7 +80,7 @@ _LEAN_ADDRESS = re.compile(
     rf"(?i:MAIL FROM|RCPT TO):<({_PLAIN})>(?i: SIZE=([0-9]+))?\r\Z", re.ASCII
 )
 _LEAN_HOOK_NAMES = ("MAIL", "RCPT", "DATA")  # the hooks the lean path stands in for
-# What a new session's gates have let through: nothing (see _cleared).
+# What a session's gates have let through when it starts to remember: nothing.
 _NOTHING_CLEARED = dict.fromkeys(("MAIL", "RCPT", "DATA", END_OF_DATA))
 _OK_WIRE = b"250 OK\r\n"
 _DATA_REPLY = "354 End data with <CR><LF>.<CR><LF>"
@@ -136,8 +136,10 @@ class FastPath(SMTP):
         # Per command, the facts its gate last let through: a gate's verdict
         # depends on them alone (and on the rate limits, see Gate.reads_rates),
         # so a session sending the same envelope again is not judged again.
+        # None until the session has stored a message: most sessions send
+        # one, and remembering for them would cost what it never saves.
         # aiosmtpd's commands may change the session (AUTH): forgotten then.
-        self._cleared: dict[str, tuple[object, ...] | None] = _NOTHING_CLEARED.copy()
+        self._cleared: dict[str, tuple[object, ...] | None] | None = None
         self._fast_allowed = self._fast_path_allowed()
         self._lean_allowed = self._fast_allowed and self._lean_path_allowed()
         self._ehlo_reply = self._ehlo_lines()
@@ -330,7 +332,7 @@ class FastPath(SMTP):
     def _hand_over(self, data: bytes) -> None:
         """Let aiosmtpd's loop answer ``data`` and what follows."""
         self._fast = False
-        self._cleared = _NOTHING_CLEARED.copy()
+        self._cleared = None
         if self._handler_coroutine is NOT_STARTED:
             self._start_aiosmtpd()
         super().data_received(data)
@@ -450,17 +452,21 @@ class FastPath(SMTP):
         faults = self.state.faults
         gate = faults.gates_before.get(command)
         if gate is not None:
-            facts = (gate, address, sender, earlier)  # with the command: all it judges
-            if self._cleared[command] != facts or (
-                gate.reads_rates and faults.headroom <= 0
+            kept = self._cleared
+            if (
+                kept is None
+                # With the command, all the gate judges:
+                or kept[command] != (gate, address, sender, earlier)
+                or (gate.reads_rates and faults.headroom <= 0)
             ):
                 try:
                     if gate.passes(address, sender, recipients, earlier, session, b""):
                         return False
                 except Exception:  # the step judges again and answers the error
                     return False
-                if command != "DATA":  # judged on all recipients: not kept
-                    self._cleared[command] = facts
+                # DATA's verdict is on all the recipients: not kept.
+                if kept is not None and command != "DATA":
+                    kept[command] = (gate, address, sender, earlier)
         if command == "DATA":
             reply, wire = _DATA_REPLY, _DATA_REPLY_WIRE
             self._body = _Body(self.data_size_limit)
@@ -498,11 +504,13 @@ class FastPath(SMTP):
         gate = self.state.faults.gates.get(END_OF_DATA)
         if gate is not None:
             sender, recipients = envelope.mail_from, envelope.rcpt_tos
+            kept = self._cleared
             try:
-                if self._cleared[END_OF_DATA] != (gate, sender, recipients):
+                if kept is None or kept[END_OF_DATA] != (gate, sender, recipients):
                     if gate.passes(None, sender, recipients, 0, self.session, content):
                         return self._end_of_data()
-                    self._cleared[END_OF_DATA] = (gate, sender, list(recipients))
+                    if kept is not None:
+                        kept[END_OF_DATA] = (gate, sender, list(recipients))
                 elif gate.headers:  # what else passes() looks at: the headers
                     end = content.find(b"\r\n\r\n")
                     block = (content if end < 0 else content[:end]).lower()
@@ -520,6 +528,8 @@ class FastPath(SMTP):
         except Exception as error:
             return self._fast_exception(error)
         self._set_post_data_state()
+        if self._cleared is None:  # a session that may send more: remember
+            self._cleared = _NOTHING_CLEARED.copy()
         self._record("<<", ACCEPTED_REPLY)
         self.transport.write(_ACCEPTED_WIRE)  # type: ignore[union-attr]
         return None
