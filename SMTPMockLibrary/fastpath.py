@@ -23,9 +23,10 @@ message (``MAIL FROM:<a@b>`` with at most ``SIZE=``, ``RCPT TO:<c@d>``,
 ``DATA``, in any case, and the end of data) without a step: with the
 handler's own hooks (its ``lean_hooks``), and while the fault rules' gates
 say that no rule can apply, the hooks would do nothing but what it does. It
-judges the same gates (a session remembers what each one let through last,
-and judges again only what changed); whenever one passes, the step runs as
-before. A new hook in the handler must be mirrored there, or turn it off
+judges the same gates (a session that has stored a message remembers what
+each one let through last, and judges again only what changed); whenever
+one passes, the step runs as before. A new hook in the handler must be
+mirrored there, or turn it off
 (``_lean_path_allowed``); the differential test covers both.
 
 ``FastPath`` is the part of the session class (``protocol.MockSMTP``) that
