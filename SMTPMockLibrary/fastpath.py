@@ -26,8 +26,8 @@ say that no rule can apply, the hooks would do nothing but what it does. It
 judges the same gates (a session that has stored a message remembers what
 each one let through last, and judges again only what changed); whenever
 one passes, the step runs as before. A new hook in the handler must be
-mirrored there, or turn it off
-(``_lean_path_allowed``); the differential test covers both.
+mirrored there, or turn it off (``_lean_path_allowed``); the differential
+test covers both.
 
 ``FastPath`` is the part of the session class (``protocol.MockSMTP``) that
 does this; everything here runs on the server's event loop thread.
