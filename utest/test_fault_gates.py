@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import smtplib
 import time
+from collections.abc import Callable
 from datetime import datetime
 from types import SimpleNamespace
 
@@ -427,23 +428,30 @@ def test_a_session_sending_the_same_envelope_again_meets_every_rule_that_comes_t
                 client.sendmail("app@example.com", ["bob@x.test"], PLAIN)
         assert server.count_messages() == 3
         server.clear_faults()
-        with smtplib.SMTP("127.0.0.1", server.port, timeout=10) as client:
-            for _ in range(2):
-                client.sendmail("app@example.com", ["carol@x.test"], PLAIN)
-            # A rule set meanwhile.
-            server.reply_to_recipient("^carol@", "550 5.1.1 Gone")
-            with pytest.raises(smtplib.SMTPRecipientsRefused, match="550"):
-                client.sendmail("app@example.com", ["carol@x.test"], PLAIN)
+        refused_after_a_change(  # a rule set meanwhile
+            server,
+            "carol@x.test",
+            lambda client: server.reply_to_recipient("^carol@", "550 5.1.1 Gone"),
+        )
         server.clear_faults()
         server.reply_to_recipient(".", "550 5.7.1 Not for alice", auth_user="alice")
-        with smtplib.SMTP("127.0.0.1", server.port, timeout=10) as client:
-            for _ in range(2):
-                client.sendmail("app@example.com", ["dave@x.test"], PLAIN)
-            # The same session, now authenticated.
-            client.login("alice", "secret")
-            with pytest.raises(smtplib.SMTPRecipientsRefused, match="550"):
-                client.sendmail("app@example.com", ["dave@x.test"], PLAIN)
+        refused_after_a_change(  # the same session, now authenticated
+            server, "dave@x.test", lambda client: client.login("alice", "secret")
+        )
         assert server.count_messages() == 7
+
+
+def refused_after_a_change(
+    server: MockSMTPServer, recipient: str, change: Callable[[smtplib.SMTP], object]
+) -> None:
+    """One session sends to ``recipient`` twice (stored: now it remembers),
+    makes ``change``, and the same envelope again must be refused with 550."""
+    with smtplib.SMTP("127.0.0.1", server.port, timeout=10) as client:
+        for _ in range(2):
+            client.sendmail("app@example.com", [recipient], PLAIN)
+        change(client)
+        with pytest.raises(smtplib.SMTPRecipientsRefused, match="550"):
+            client.sendmail("app@example.com", [recipient], PLAIN)
 
 
 def test_what_a_gate_let_through_for_one_client_is_judged_again_for_another():
