@@ -378,10 +378,10 @@ class _RateLimit:
     A message counts from its ``received_at`` time until ``window`` seconds
     later, if it arrived after the limit was set. Times are POSIX seconds
     (``received_at`` is local time, whose clock turns back an hour once a
-    year). Each key's history keeps only the
-    times within the window (old ones are dropped as new ones come), so its
-    length is at most the count accepted in the last ``window``, and a key
-    that stays below ``count`` is seen as such with one dictionary lookup.
+    year). Each key's history keeps only the times within the window (old
+    ones are dropped as new ones come), so its length is at most the count
+    accepted in the last ``window``, and a key that stays below ``count`` is
+    seen as such with one dictionary lookup.
     """
 
     __slots__ = (
@@ -396,8 +396,7 @@ class _RateLimit:
     )
 
     def __init__(self, rule: FaultRule, count: int, window: float, by: str):
-        self.rule, self.count, self.by = rule, count, by
-        self.window = window
+        self.rule, self.count, self.window, self.by = rule, count, window, by
         self.since = time.time()
         self.history: defaultdict[str, deque[float]] = defaultdict(deque)
         self.sender_keys = _Memo(lambda sender: stored(sender or "").lower())
