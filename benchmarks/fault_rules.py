@@ -14,17 +14,17 @@ Load: Postfix's smtp-source, 8 persistent sessions, 1 KB messages: the
 rules' cost is then set against the least work a message can take.
 ``--per-connection`` opens a connection for each message instead, as most
 applications send (``smtplib`` per message, Django, a mailer per e-mail):
-the same ratio for that load, for comparison. There the rules cost about
-four times as much a message (a new session has nothing remembered, and the
-checks run with colder caches), against about three times the work, so the
-ratio is a little lower.
+the same ratio for that load. There a session stores one message, so it
+remembers nothing, and every gate is called; the message costs about three
+times the work, and the ratio comes out about the same (e3ec272).
 
 Each round measures both arms back to back (in alternating order) and gives
 one ratio, ten rules / no rules; the verdict is on the median of these
 ratios, over 21 rounds (with 11, that median moved between runs of the
 same code by a standard deviation of 1.25 points, 0.945 to 0.992 over 16
-runs: too coarse for a verdict at 0.95). Pairing keeps out what moves the rate between rounds on a shared
-machine (other tenants, frequency), which moves both arms of a pair alike.
+runs: too coarse for a verdict at 0.95). Pairing keeps out what moves the
+rate between rounds on a shared machine (other tenants, frequency), which
+moves both arms of a pair alike.
 Target: ten rules keep at least 95 % of the throughput with none.
 Each arm collects the garbage of the arms before it first: a full
 collection of an earlier server's mailbox would otherwise fall into
@@ -36,10 +36,11 @@ close to 1.00 the method measures on this machine at this time.
 ``--bytecodes`` counts instead the Python bytecodes the server's thread runs
 a message, with no rules and with ten, under both loads: a figure that does
 not move between runs (within a few bytecodes), for telling whether a change
-to the rules' path made it shorter (compare counts of one Python version). The rules' cost follows it more closely
-than it follows machine instructions, and a bytecode costs more when each
-message has its own connection (colder caches; measured at 1c75af9: about
-26 ns an extra bytecode a message, against 11 ns on kept-open connections).
+to the rules' path made it shorter (compare counts of one Python version).
+The rules' cost follows it more closely than it follows machine
+instructions, and a bytecode costs more when each message has its own
+connection (colder caches; measured at 1c75af9: about 26 ns an extra
+bytecode a message, against 11 ns on kept-open connections).
 
 The CPU time this process (the server's thread; smtp-source is a child
 process, not counted) spends per message is printed too, as a second view.
@@ -50,6 +51,7 @@ from __future__ import annotations
 import argparse
 import gc
 import os
+import platform
 import statistics
 import sys
 import tempfile
@@ -157,7 +159,7 @@ def bytecodes(
             raise SystemExit("Lost mail while counting bytecodes.")
     if not counted[0]:  # seen on 3.12.1: call events, no opcode events
         raise SystemExit(
-            f"Python {sys.version.split()[0]} reported no bytecodes to the tracer;"
+            f"Python {platform.python_version()} reported no bytecodes to the tracer;"
             " count with another version."
         )
     return counted[0] / count
@@ -165,7 +167,7 @@ def bytecodes(
 
 def print_bytecodes(source: str, message: Path) -> None:
     rows = [
-        f"| bytecodes a message (server thread, Python {sys.version.split()[0]}) "
+        f"| bytecodes a message (server thread, Python {platform.python_version()}) "
         "| no rules | ten rules | extra |",
         "|---|---|---|---|",
     ]
